@@ -1,0 +1,84 @@
+"""Typed options of each stage, frozen, with defaults. Results record the ones they used."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ChannelMode = Literal["auto", "stereo", "mono"]
+
+
+@dataclass(frozen=True)
+class TranscriptionOptions:
+    """How to transcribe.
+
+    ``condition_on_previous_text`` is off by default: with it on, the base model loops on
+    short or noisy calls (one phrase repeated to the end of the window).
+    ``hotwords`` None with ``AnalysisOptions.domain_hotwords`` on means "the domain
+    vocabulary of the detected language"; the result records the words actually used.
+    """
+
+    language: str | None = None
+    beam_size: int = 5
+    vad_filter: bool = True
+    min_silence_ms: int = 500
+    hotwords: str | None = None
+    initial_prompt: str | None = None
+    condition_on_previous_text: bool = False
+    simplified_chinese: bool = True
+    filter_hallucinations: bool = True
+
+    def __post_init__(self) -> None:
+        if self.language is not None:
+            from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+            if self.language not in _LANGUAGE_CODES:
+                raise ValueError(
+                    f"unknown language {self.language!r}; use None for auto-detection or a "
+                    f"Whisper language code such as 'zh' or 'en' "
+                    f"(all: {', '.join(sorted(_LANGUAGE_CODES))})"
+                )
+        if self.beam_size < 1:
+            raise ValueError(f"beam_size must be at least 1, not {self.beam_size}")
+
+
+@dataclass(frozen=True)
+class SpeakerOptions:
+    """How to split a recording by speaker and give each speaker a role.
+
+    ``channels``: 'stereo' takes one party per channel, 'mono' diarizes the mix, 'auto'
+    picks stereo for two different channels and mono otherwise.
+    ``num_speakers``: fixed count for mono diarization, or None to estimate it
+    (1 to ``max_speakers``).
+    ``sales_speaker``: overrides the role decision (a speaker id such as 'S2').
+    """
+
+    channels: ChannelMode = "auto"
+    agent_channel: int = 0
+    num_speakers: int | None = 2
+    max_speakers: int = 4
+    max_turn_gap: float = 2.0
+    sales_speaker: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.channels not in ("auto", "stereo", "mono"):
+            raise ValueError(f"channels must be 'auto', 'stereo' or 'mono', not {self.channels!r}")
+        if self.agent_channel not in (0, 1):
+            raise ValueError(f"agent_channel must be 0 (left) or 1 (right), not {self.agent_channel}")
+        if self.max_speakers < 1:
+            raise ValueError(f"max_speakers must be at least 1, not {self.max_speakers}")
+        if self.num_speakers is not None and not 1 <= self.num_speakers <= self.max_speakers:
+            raise ValueError(
+                f"num_speakers must be None (estimate) or 1..{self.max_speakers}, "
+                f"not {self.num_speakers}"
+            )
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """Every option of an analysis; the result carries the effective copy."""
+
+    transcription: TranscriptionOptions = field(default_factory=TranscriptionOptions)
+    speakers: SpeakerOptions = field(default_factory=SpeakerOptions)
+    domain_hotwords: bool = True
+    max_seconds: float = 2 * 3600.0
