@@ -175,9 +175,7 @@ def _decode(
                     chunks.append(out.to_ndarray())
                     decoded += out.samples
                 if limit is not None and decoded > limit:
-                    raise AudioTooLongError(
-                        f"{name} is longer than the limit of {max_seconds:.0f} s"
-                    )
+                    raise AudioTooLongError(f"{name} is longer than the limit of {max_seconds:.0f} s")
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray())
         except av.error.FFmpegError as e:

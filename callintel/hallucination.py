@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 from callintel.result import Word
 
@@ -47,9 +47,7 @@ class FilterResult:
 
 def normalise(text: str) -> str:
     """Lower-case text without punctuation, symbols or spaces, for comparisons."""
-    return "".join(
-        ch for ch in text.lower() if not unicodedata.category(ch).startswith(("P", "Z", "S", "C"))
-    )
+    return "".join(ch for ch in text.lower() if not unicodedata.category(ch).startswith(("P", "Z", "S", "C")))
 
 
 def remove_credits(words: Sequence[Word]) -> FilterResult:
@@ -129,3 +127,32 @@ def strip_leading_space(words: tuple[Word, ...]) -> tuple[Word, ...]:
     if words and words[0].word.startswith(" "):
         return (replace(words[0], word=words[0].word.lstrip()),) + words[1:]
     return words
+
+
+def remove_prompt_echo(words: Sequence[Word], prompt: str | None, min_terms: int = 3) -> FilterResult:
+    """Drop runs of ``min_terms`` or more prompt/hotword terms said in the prompt's order.
+
+    Whisper (the base model especially) sometimes copies its hotwords into the transcript;
+    a customer naming several brands in exactly the prompt's order is far less likely.
+    """
+    terms = [normalise(t) for t in re.split(r"[\s,，、;；]+", prompt or "") if normalise(t)]
+    if len(terms) < min_terms or not words:
+        return FilterResult(tuple(words), (), ())
+    keys = [normalise(w.word) for w in words]
+    text = "".join(keys)
+    owner = [i for i, key in enumerate(keys) for _ in key]
+    drop: set[int] = set()
+    # Any window of min_terms consecutive prompt terms, found as consecutive text.
+    for first in range(len(terms) - min_terms + 1):
+        run = "".join(terms[first : first + min_terms])
+        start = text.find(run)
+        while start != -1:
+            end = start + len(run)
+            # Extend over further terms that follow in order.
+            nxt = first + min_terms
+            while nxt < len(terms) and text.startswith(terms[nxt], end):
+                end += len(terms[nxt])
+                nxt += 1
+            drop.update(owner[start:end])
+            start = text.find(run, end)
+    return _split(words, drop, "hotword echo")

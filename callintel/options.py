@@ -69,8 +69,7 @@ class SpeakerOptions:
             raise ValueError(f"max_speakers must be at least 1, not {self.max_speakers}")
         if self.num_speakers is not None and not 1 <= self.num_speakers <= self.max_speakers:
             raise ValueError(
-                f"num_speakers must be None (estimate) or 1..{self.max_speakers}, "
-                f"not {self.num_speakers}"
+                f"num_speakers must be None (estimate) or 1..{self.max_speakers}, not {self.num_speakers}"
             )
 
 
@@ -80,5 +79,5 @@ class AnalysisOptions:
 
     transcription: TranscriptionOptions = field(default_factory=TranscriptionOptions)
     speakers: SpeakerOptions = field(default_factory=SpeakerOptions)
-    domain_hotwords: bool = True
+    domain_hotwords: bool = False
     max_seconds: float = 2 * 3600.0

@@ -83,11 +83,15 @@ class Diarizer:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         encoder = VoiceEncoder(device=device, verbose=False, weights_fpath=resolved.path)
         encoder.eval()
-        info = ModelInfo(resolved.name, "speaker-embedding", resolved.engine, f"{resolved.version} [{device}]")
+        info = ModelInfo(
+            resolved.name, "speaker-embedding", resolved.engine, f"{resolved.version} [{device}]"
+        )
         return cls(encoder, info)
 
     @classmethod
-    def from_registry(cls, registry: ModelRegistry, name: str | None = None, device: str = "auto") -> Diarizer:
+    def from_registry(
+        cls, registry: ModelRegistry, name: str | None = None, device: str = "auto"
+    ) -> Diarizer:
         name = name or registry.default_name("speaker-embedding")
         return cls.load(registry.resolve(name, "speaker-embedding"), device)
 
@@ -155,10 +159,14 @@ def _window_starts(speech_mask: np.ndarray, n_ticks: int) -> np.ndarray:
     """Mel-frame starts of windows that are mostly speech (at least one per speech run)."""
     frames_per_tick = int(TICK * 100)
     ticks_per_window = _FRAMES_PER_WINDOW // frames_per_tick
-    coverage = np.convolve(speech_mask.astype(float), np.ones(ticks_per_window), "full")[ticks_per_window - 1 :]
+    coverage = np.convolve(speech_mask.astype(float), np.ones(ticks_per_window), "full")[
+        ticks_per_window - 1 :
+    ]
     coverage = coverage / ticks_per_window  # coverage[t]: speech share of the window starting at tick t
     candidates = np.arange(0, n_ticks * frames_per_tick, _WINDOW_STEP_FRAMES)
-    chosen = [s for s in candidates if coverage[min(s // frames_per_tick, n_ticks - 1)] >= _MIN_SPEECH_IN_WINDOW]
+    chosen = [
+        s for s in candidates if coverage[min(s // frames_per_tick, n_ticks - 1)] >= _MIN_SPEECH_IN_WINDOW
+    ]
     # Short utterances never fill half a window: give each speech run one centred window.
     runs = _runs(speech_mask)
     for first, last in runs:
@@ -172,7 +180,7 @@ def _window_starts(speech_mask: np.ndarray, n_ticks: int) -> np.ndarray:
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """(first, last+1) of each run of True."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
 
 
 def cluster(embeddings: np.ndarray, num_speakers: int | None, max_speakers: int) -> np.ndarray:
@@ -187,7 +195,9 @@ def cluster(embeddings: np.ndarray, num_speakers: int | None, max_speakers: int)
     k = min(k, n)
     if k == 1:
         return np.zeros(n, dtype=int)
-    model = SpectralClustering(n_clusters=k, affinity="precomputed", random_state=0, assign_labels="cluster_qr")
+    model = SpectralClustering(
+        n_clusters=k, affinity="precomputed", random_state=0, assign_labels="cluster_qr"
+    )
     return model.fit_predict(affinity)
 
 
@@ -219,7 +229,7 @@ def _tick_scores(similarity: np.ndarray, starts: np.ndarray, n_ticks: int) -> np
     frames_per_tick = int(TICK * 100)
     span = _FRAMES_PER_WINDOW // frames_per_tick
     shape = np.bartlett(span + 2)[1:-1]  # triangular, peak at the window's centre
-    for row, start in zip(similarity, starts):
+    for row, start in zip(similarity, starts, strict=True):
         first = start // frames_per_tick
         last = min(first + span, n_ticks)
         if first >= n_ticks:
@@ -238,12 +248,16 @@ def _tick_scores(similarity: np.ndarray, starts: np.ndarray, n_ticks: int) -> np
     return scores.astype(np.float32)
 
 
-def _segments(tick_labels: np.ndarray, speech_mask: np.ndarray, speakers: tuple[str, ...]) -> tuple[SpeakerSegment, ...]:
+def _segments(
+    tick_labels: np.ndarray, speech_mask: np.ndarray, speakers: tuple[str, ...]
+) -> tuple[SpeakerSegment, ...]:
     segments: list[SpeakerSegment] = []
     for first, last in _runs(speech_mask):
         start = first
         for t in range(first + 1, last + 1):
             if t == last or tick_labels[t] != tick_labels[start]:
-                segments.append(SpeakerSegment(round(start * TICK, 2), round(t * TICK, 2), speakers[tick_labels[start]]))
+                segments.append(
+                    SpeakerSegment(round(start * TICK, 2), round(t * TICK, 2), speakers[tick_labels[start]])
+                )
                 start = t
     return tuple(segments)

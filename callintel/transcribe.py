@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from callintel.hallucination import collapse_repeats, remove_credits, strip_leading_space
+from callintel.hallucination import (
+    FilterResult,
+    collapse_repeats,
+    remove_credits,
+    remove_prompt_echo,
+    strip_leading_space,
+)
 from callintel.options import TranscriptionOptions
 from callintel.registry import ModelRegistry, ResolvedModel
 from callintel.result import ModelInfo, RemovedText, Word
@@ -152,7 +158,7 @@ class Transcriber:
                 text = to_simplified(raw.text) if chinese else raw.text
                 words = (Word(text, float(raw.start), float(raw.end), float(np.exp(raw.avg_logprob))),)
             if options.filter_hallucinations:
-                words, dropped = _filter(words, channel)
+                words, dropped = _filter(words, channel, options.hotwords)
                 removed.extend(dropped)
                 key = "".join(w.word for w in words).strip()
                 if key and key == previous_key and len(key) >= 4:
@@ -168,12 +174,21 @@ class Transcriber:
         return Transcript(info.language, float(info.language_probability), tuple(kept), tuple(removed))
 
 
-def _filter(words: tuple[Word, ...], channel: int | None) -> tuple[tuple[Word, ...], list[RemovedText]]:
+def _filter(
+    words: tuple[Word, ...], channel: int | None, hotwords: str | None
+) -> tuple[tuple[Word, ...], list[RemovedText]]:
     removed: list[RemovedText] = []
-    for step in (collapse_repeats, remove_credits):
+    steps: tuple[Callable[[tuple[Word, ...]], FilterResult], ...] = (
+        collapse_repeats,
+        remove_credits,
+        lambda ws: remove_prompt_echo(ws, hotwords),
+    )
+    for step in steps:
         result = step(words)
         words = result.words
-        removed.extend(_removed(run, channel, reason) for run, reason in zip(result.removed, result.reasons))
+        removed.extend(
+            _removed(run, channel, reason) for run, reason in zip(result.removed, result.reasons, strict=True)
+        )
     return words, removed
 
 

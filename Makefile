@@ -1,0 +1,31 @@
+# The two commands of the README:
+#   make demo   set up .venv from scratch and analyse the bundled demo call
+#   make test   set up .venv and run the test suite (what CI runs)
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+
+.PHONY: demo test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# The CPU build of torch first, pinned: an open range would pull GBs of CUDA packages.
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[test]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/callintel models
+	$(VENV)/bin/callintel analyze demo/auto_repairs_call.flac --json demo-result.json
+
+test: $(VENV)/.installed
+	$(PY) -m ruff check callintel tests bench
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed
+	$(PY) bench/bench_pipeline.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache demo-result.json

@@ -1,0 +1,365 @@
+"""Benchmark: callintel's full pipeline against plain faster-whisper on one real call.
+
+What is compared
+----------------
+The input is a 245 s two-party telephone call (``shared/data/audio/en_auto_repairs_40_*.flac``,
+agent and caller recorded on separate 8 kHz tracks of one timeline). From it the script builds
+two 16 kHz 16-bit WAV files: a STEREO one (agent left, caller right) and a MONO one (the two
+tracks mixed, ``(a + c) / 2``). Four runs are measured:
+
+a. plain faster-whisper on the mono file (the baseline);
+b. plain faster-whisper on the stereo file (faster-whisper mixes it down itself);
+c. ``callintel`` full pipeline on the mono file (``channels="mono"``: transcribe, diarize, roles);
+d. ``callintel`` full pipeline on the stereo file (``channels="stereo"``: one transcription per
+   channel, no diarization).
+
+Both sides use Whisper base, int8, 2 CPU threads, beam 5, VAD on, word timestamps on and
+``condition_on_previous_text=False``, so the ratio c/a (and d/a) is the price of what callintel
+adds on top of a plain transcription: language detection, speaker attribution, roles, and for
+stereo a second ASR pass.
+
+Why model load is excluded
+--------------------------
+A service loads its models once and then analyses many calls; what a call costs is the work
+done per call. Load time is therefore measured and reported separately (``load s``) but is not
+part of ``wall s``. For the mono pipeline run the speaker model, which callintel loads lazily on
+the first mono recording, is loaded before timing too. The stereo pipeline never needs it, so it
+is not loaded there (loading it would only inflate that run's peak memory).
+
+Each run happens in its own fresh subprocess, so ``peak RSS`` (the child's ``ru_maxrss``,
+reported by the child itself) belongs to that run alone, model load included.
+
+Usage (from the repository root)::
+
+    python bench/bench_pipeline.py [--repeat N] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+AUDIO_DIR = REPO_ROOT.parent / "shared" / "data" / "audio"
+AGENT_FLAC = AUDIO_DIR / "en_auto_repairs_40_agent.flac"
+CALLER_FLAC = AUDIO_DIR / "en_auto_repairs_40_caller.flac"
+
+ASR_MODEL = "whisper-base"
+COMPUTE_TYPE = "int8"
+CPU_THREADS = 2
+SAMPLE_RATE = 16000
+
+TARGET_RATIO = 1.3
+TARGET_PEAK_MIB = 2048.0
+RESULT_MARKER = "BENCH_RESULT "
+
+# Run from a plain checkout (no editable install) too: make the repository's package importable.
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(1, str(REPO_ROOT))
+
+# run id -> (kind, layout, description)
+RUNS: dict[str, tuple[str, str, str]] = {
+    "a": ("plain", "mono", "faster-whisper, mono"),
+    "b": ("plain", "stereo", "faster-whisper, stereo"),
+    "c": ("callintel", "mono", "callintel, mono"),
+    "d": ("callintel", "stereo", "callintel, stereo"),
+}
+
+
+# --------------------------------------------------------------------------- child side
+
+
+def _peak_rss_mib() -> float:
+    # ru_maxrss is in KiB on Linux (bytes on macOS).
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def _child_plain(audio_path: Path) -> dict[str, Any]:
+    from faster_whisper import WhisperModel
+
+    from callintel.registry import ModelRegistry
+    from callintel.settings import Settings
+
+    clock = time.perf_counter()
+    settings = Settings.from_env()
+    model_path = ModelRegistry(settings.models_dir, settings.cache_dir).resolve(ASR_MODEL).path
+    model = WhisperModel(str(model_path), device="cpu", compute_type=COMPUTE_TYPE, cpu_threads=CPU_THREADS)
+    load = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    segments, info = model.transcribe(
+        str(audio_path),
+        beam_size=5,
+        vad_filter=True,
+        word_timestamps=True,
+        condition_on_previous_text=False,
+    )
+    segments = list(segments)  # the generator does the work
+    wall = time.perf_counter() - clock
+    return {
+        "load_s": load,
+        "wall_s": wall,
+        "audio_s": float(info.duration),
+        "language": info.language,
+        "segments": len(segments),
+        "words": sum(len(s.words or ()) for s in segments),
+    }
+
+
+def _child_callintel(audio_path: Path, layout: str) -> dict[str, Any]:
+    from callintel.options import AnalysisOptions, SpeakerOptions
+    from callintel.pipeline import Pipeline
+    from callintel.settings import Settings
+
+    clock = time.perf_counter()
+    pipeline = Pipeline.from_settings(Settings.from_env(), compute_type=COMPUTE_TYPE, cpu_threads=CPU_THREADS)
+    if layout == "mono":
+        pipeline.diarizer  # noqa: B018 - loads the speaker model now, outside the timed part
+    load = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    result = pipeline.analyze(audio_path, AnalysisOptions(speakers=SpeakerOptions(channels=layout)))  # type: ignore[arg-type]
+    wall = time.perf_counter() - clock
+    return {
+        "load_s": load,
+        "wall_s": wall,
+        "audio_s": float(result.duration),
+        "language": result.language,
+        "layout": result.channel_layout,
+        "turns": len(result.turns),
+        "words": sum(len(t.words) for t in result.turns),
+        "roles": {s.speaker: s.role for s in result.roles.speakers},
+        "role_confidence": result.roles.confidence,
+        "role_method": result.roles.method,
+        "timings": dict(result.timings),
+    }
+
+
+def child_main(run: str, audio_path: Path) -> None:
+    kind, layout, _ = RUNS[run]
+    data = _child_plain(audio_path) if kind == "plain" else _child_callintel(audio_path, layout)
+    data["peak_rss_mib"] = _peak_rss_mib()
+    print(RESULT_MARKER + json.dumps(data), flush=True)
+
+
+# --------------------------------------------------------------------------- parent side
+
+
+@dataclass
+class RunResult:
+    run: str
+    description: str
+    audio_s: float
+    load_s: float
+    wall_s: float
+    peak_rss_mib: float
+    walls: list[float] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rtf(self) -> float:
+        return self.wall_s / self.audio_s
+
+
+def build_inputs(out_dir: Path) -> dict[str, Path]:
+    """Write the stereo (agent left, caller right) and mono ((a + c) / 2) 16 kHz WAV files."""
+    missing = [p for p in (AGENT_FLAC, CALLER_FLAC) if not p.is_file()]
+    if missing:
+        sys.exit(
+            "bench_pipeline: missing test audio: "
+            + ", ".join(str(p) for p in missing)
+            + f"\n(expected the shared data checkout beside the repository, at {AUDIO_DIR})"
+        )
+    from callintel.audio import load_audio
+
+    agent = load_audio(AGENT_FLAC).samples[0]
+    caller = load_audio(CALLER_FLAC).samples[0]
+    n = max(len(agent), len(caller))  # same timeline: pad the shorter track with silence
+    agent = np.pad(agent, (0, n - len(agent)))
+    caller = np.pad(caller, (0, n - len(caller)))
+    stereo = np.stack([agent, caller])
+    mono = ((agent + caller) / 2).astype(np.float32)[None, :]
+
+    paths = {"stereo": out_dir / "call_stereo.wav", "mono": out_dir / "call_mono.wav"}
+    write_wav(paths["stereo"], stereo)
+    write_wav(paths["mono"], mono)
+    return paths
+
+
+def write_wav(path: Path, samples: np.ndarray) -> None:
+    """Write float samples of shape (channels, n) as 16 kHz 16-bit PCM WAV."""
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).round().astype(np.int16)
+    try:
+        import soundfile
+
+        soundfile.write(str(path), pcm.T, SAMPLE_RATE, subtype="PCM_16")
+        return
+    except ImportError:
+        pass
+    import av
+
+    layout = "mono" if pcm.shape[0] == 1 else "stereo"
+    with av.open(str(path), "w", format="wav") as container:
+        stream = container.add_stream("pcm_s16le", rate=SAMPLE_RATE, layout=layout)
+        frame = av.AudioFrame.from_ndarray(pcm.T.reshape(1, -1).copy(), format="s16", layout=layout)
+        frame.sample_rate = SAMPLE_RATE
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def run_child(run: str, audio_path: Path) -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", run, "--input", str(audio_path)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO_ROOT)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_MARKER)]
+    if proc.returncode != 0 or not lines:
+        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
+        sys.exit(f"bench_pipeline: run {run} failed (exit {proc.returncode})")
+    return json.loads(lines[-1][len(RESULT_MARKER) :])
+
+
+def measure(run: str, audio_path: Path, repeat: int) -> RunResult:
+    samples = []
+    for i in range(repeat):
+        print(f"  run {run} ({RUNS[run][2]}) {i + 1}/{repeat} ...", flush=True)
+        samples.append(run_child(run, audio_path))
+    walls = [s["wall_s"] for s in samples]
+    median_wall = statistics.median(walls)
+    # Keep the extra data (timings, turns, roles) of the repeat closest to the median.
+    representative = min(samples, key=lambda s: abs(s["wall_s"] - median_wall))
+    common = ("load_s", "wall_s", "audio_s", "peak_rss_mib")
+    extra = {k: v for k, v in representative.items() if k not in common}
+    return RunResult(
+        run=run,
+        description=RUNS[run][2],
+        audio_s=samples[0]["audio_s"],
+        load_s=statistics.median(s["load_s"] for s in samples),
+        wall_s=median_wall,
+        peak_rss_mib=max(s["peak_rss_mib"] for s in samples),
+        walls=walls,
+        extra=extra,
+    )
+
+
+def report(results: dict[str, RunResult]) -> dict[str, Any]:
+    base = results["a"]
+    same_layout = {"c": results["a"], "d": results["b"]}
+    headers = ["run", "audio s", "load s", "wall s", "RTF", "peak RSS MiB", "vs (a)", "vs same-layout plain"]
+    rows: list[list[str]] = []
+    for key, r in results.items():
+        vs_a = vs_same = ""
+        if key in same_layout:
+            vs_a = f"{r.wall_s / base.wall_s:.2f}x"
+            vs_same = f"{r.wall_s / same_layout[key].wall_s:.2f}x ({same_layout[key].run})"
+        rows.append(
+            [
+                f"{key}: {r.description}",
+                f"{r.audio_s:.1f}",
+                f"{r.load_s:.2f}",
+                f"{r.wall_s:.2f}",
+                f"{r.rtf:.3f}",
+                f"{r.peak_rss_mib:.0f}",
+                vs_a,
+                vs_same,
+            ]
+        )
+    print_table(headers, rows)
+
+    print(
+        f"target: callintel full pipeline <= {TARGET_RATIO}x plain faster-whisper, "
+        f"peak < {TARGET_PEAK_MIB:.0f} MiB"
+    )
+    verdicts: dict[str, bool] = {}
+    for key in ("c", "d"):
+        r = results[key]
+        ratio = r.wall_s / base.wall_s
+        ok = ratio <= TARGET_RATIO and r.peak_rss_mib < TARGET_PEAK_MIB
+        verdicts[key] = ok
+        print(
+            f"  {key}: {r.description}: {ratio:.2f}x of (a), peak {r.peak_rss_mib:.0f} MiB -> "
+            f"{'PASS' if ok else 'FAIL'}"
+        )
+    for key in ("c", "d"):
+        x = results[key].extra
+        roles = ", ".join(f"{s}={role}" for s, role in sorted(x["roles"].items()))
+        print(
+            f"  {key}: {x['turns']} turns, {x['words']} words, layout {x['layout']}, "
+            f"language {x['language']}; roles: {roles} "
+            f"(confidence {x['role_confidence']:.3f}, {x['role_method']})"
+        )
+        stages = ", ".join(f"{stage} {secs:.2f}s" for stage, secs in x["timings"].items())
+        print(f"     stages: {stages}")
+    for key in ("a", "b"):
+        x = results[key].extra
+        print(f"  {key}: {x['segments']} segments, {x['words']} words, language {x['language']}")
+    return {
+        "target": {"max_ratio_vs_plain_mono": TARGET_RATIO, "max_peak_rss_mib": TARGET_PEAK_MIB},
+        "runs": {k: {**asdict(r), "rtf": r.rtf} for k, r in results.items()},
+        "ratios": {
+            k: {"vs_a": results[k].wall_s / base.wall_s, "vs_same_layout": results[k].wall_s / v.wall_s}
+            for k, v in same_layout.items()
+        },
+        "pass": verdicts,
+    }
+
+
+def print_table(headers: list[str], rows: list[list[str]]) -> None:
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+        print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
+        for row in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+        return
+    table = Table(title="callintel vs plain faster-whisper (whisper-base, int8, 2 threads)")
+    for i, h in enumerate(headers):
+        table.add_column(h, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    Console(width=max(120, Console().width)).print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per configuration (median wall kept)")
+    parser.add_argument("--json", type=Path, metavar="OUT", help="also write the numbers to this JSON file")
+    parser.add_argument("--child", choices=sorted(RUNS), help=argparse.SUPPRESS)
+    parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child:
+        child_main(args.child, args.input)
+        return
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+
+    print(f"python: {sys.executable}; repeat: {args.repeat}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="callintel-bench-") as tmp:
+        inputs = build_inputs(Path(tmp))
+        results = {run: measure(run, inputs[layout], args.repeat) for run, (_, layout, _) in RUNS.items()}
+    summary = report(results)
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

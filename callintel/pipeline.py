@@ -1,0 +1,291 @@
+"""The analysis pipeline: audio in, speaker-attributed transcript with roles out."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from callintel.audio import Audio, AudioSource, load_audio
+from callintel.errors import ChannelLayoutError, ConfigError
+from callintel.options import AnalysisOptions, SpeakerOptions
+from callintel.registry import ModelRegistry
+from callintel.result import (
+    AnalysisResult,
+    ChannelLayout,
+    RoleDecision,
+    SourceInfo,
+    Turn,
+    Word,
+)
+from callintel.roles import RoleAssigner, SpeakerText
+from callintel.settings import Settings
+from callintel.speakers import Diarizer, speech_regions
+from callintel.transcribe import Transcriber
+
+logger = logging.getLogger(__name__)
+
+ProgressHook = Callable[[str, float, float], None]
+"""Called as ``hook(stage, done, total)``; for transcription, done/total are audio seconds."""
+
+
+def _no_progress(stage: str, done: float, total: float) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class AttributedWord:
+    word: Word
+    speaker: str
+    channel: int | None
+
+
+def load_hotwords(models_dir: Path) -> dict[str, str]:
+    path = Path(models_dir) / "vocabulary" / "hotwords.yaml"
+    try:
+        data = yaml.safe_load(path.read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"cannot read the domain vocabulary {path}: {e}") from e
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise ConfigError(f"{path} must map language codes to strings of words")
+    return data
+
+
+def resolve_layout(audio: Audio, requested: str) -> ChannelLayout:
+    """Stereo (one party per channel) or mono (diarize the mix)."""
+    if requested == "mono":
+        return "mono"
+    if requested == "stereo":
+        if audio.channels != 2:
+            raise ChannelLayoutError(
+                f"--channels stereo needs a two-channel recording; this one has {audio.info.source_channels}"
+            )
+        return "stereo"
+    return "stereo" if audio.channels == 2 and not audio.is_dual_mono() else "mono"
+
+
+def build_turns(words: Sequence[AttributedWord], max_gap: float) -> list[tuple[str, int | None, list[Word]]]:
+    """Group words into turns in time order.
+
+    A speaker's words are split into utterances at pauses longer than ``max_gap`` and
+    wherever another speaker says a whole word inside the pause. Utterances are then
+    ordered by start, so overlapping speech (both channels of a stereo call talking at
+    once) stays whole instead of interleaving word by word.
+    """
+    by_speaker: dict[str, list[AttributedWord]] = {}
+    for item in words:
+        by_speaker.setdefault(item.speaker, []).append(item)
+    utterances: list[tuple[str, int | None, list[Word]]] = []
+    for speaker, items in by_speaker.items():
+        items.sort(key=lambda a: (a.word.start, a.word.end))
+        others = sorted((a.word.start, a.word.end) for a in words if a.speaker != speaker)
+        other_starts = np.array([o[0] for o in others])
+        other_ends = np.array([o[1] for o in others])
+        current = [items[0].word]
+        for item in items[1:]:
+            gap_start, gap_end = current[-1].end, item.word.start
+            lo, hi = np.searchsorted(other_starts, [gap_start, gap_end], side="left")
+            interrupted = bool(np.any(other_ends[lo:hi] <= gap_end))
+            if gap_end - gap_start > max_gap or interrupted:
+                utterances.append((speaker, items[0].channel, current))
+                current = []
+            current.append(item.word)
+        utterances.append((speaker, items[0].channel, current))
+    utterances.sort(key=lambda u: (u[2][0].start, u[2][-1].end))
+    return utterances
+
+
+class Pipeline:
+    """Composes decoding, transcription, speaker attribution and roles."""
+
+    def __init__(
+        self,
+        transcriber: Transcriber,
+        roles: RoleAssigner,
+        hotwords: dict[str, str],
+        diarizer: Diarizer | Callable[[], Diarizer],
+    ) -> None:
+        self.transcriber = transcriber
+        self.roles = roles
+        self.hotwords = hotwords
+        self._diarizer = diarizer
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        asr_model: str | None = None,
+        device: str = "auto",
+        compute_type: str = "auto",
+        cpu_threads: int = 0,
+    ) -> Pipeline:
+        """Load the configured models. The speaker model loads on first mono recording."""
+        registry = ModelRegistry(settings.models_dir, settings.cache_dir)
+        transcriber = Transcriber.from_registry(
+            registry, asr_model, device=device, compute_type=compute_type, cpu_threads=cpu_threads
+        )
+        return cls(
+            transcriber,
+            RoleAssigner.from_models_dir(settings.models_dir),
+            load_hotwords(settings.models_dir),
+            lambda: Diarizer.from_registry(registry, device=device),
+        )
+
+    @property
+    def diarizer(self) -> Diarizer:
+        if not isinstance(self._diarizer, Diarizer):
+            self._diarizer = self._diarizer()
+        return self._diarizer
+
+    def analyze(
+        self,
+        source: AudioSource,
+        options: AnalysisOptions = AnalysisOptions(),
+        progress: ProgressHook = _no_progress,
+    ) -> AnalysisResult:
+        """Analyse one recording.
+
+        Raises:
+            AudioError subclasses for unusable input; ChannelLayoutError when stereo is
+            asked of a mono file; ValueError for an unknown speaker override.
+        """
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+        digest = _sha256(source)
+        audio = load_audio(source, max_seconds=options.max_seconds)
+        layout = resolve_layout(audio, options.speakers.channels)
+        timings["decode"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        mono = audio.mono()
+        asr_options = options.transcription
+        language, language_probability = asr_options.language, 1.0
+        if language is None:
+            language, language_probability = self.transcriber.detect_language(mono)
+        hotwords = asr_options.hotwords
+        if hotwords is None and options.domain_hotwords:
+            hotwords = self.hotwords.get(language)
+        asr_options = replace(asr_options, language=language, hotwords=hotwords)
+        timings["language"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        channels = (0, 1) if layout == "stereo" else (None,)
+        total = audio.duration * len(channels)
+        words: list[AttributedWord] = []
+        removed = []
+        for index, channel in enumerate(channels):
+            samples = mono if channel is None else audio.samples[channel]
+            offset = index * audio.duration
+
+            def hook(done: float, offset: float = offset) -> None:
+                progress("transcribe", min(offset + done, total), total)
+
+            transcript = self.transcriber.transcribe(samples, asr_options, channel=channel, progress=hook)
+            removed.extend(transcript.removed)
+            speaker = "S1" if channel is None else f"S{channel + 1}"
+            words.extend(
+                AttributedWord(w, speaker, channel) for segment in transcript.segments for w in segment.words
+            )
+        timings["transcribe"] = time.perf_counter() - clock
+
+        models = [self.transcriber.info]
+        warnings: list[str] = []
+        if layout == "mono" and words:
+            clock = time.perf_counter()
+            progress("speakers", 0, 1)
+            diarizer = self.diarizer
+            diarization = diarizer.diarize(
+                mono, speech_regions(mono, asr_options.min_silence_ms), options.speakers
+            )
+            models.append(diarizer.info)
+            if diarization.speakers:
+                words = [
+                    AttributedWord(a.word, diarization.speaker_of(a.word.start, a.word.end), None)
+                    for a in words
+                ]
+            progress("speakers", 1, 1)
+            timings["speakers"] = time.perf_counter() - clock
+        if not words:
+            warnings.append("no speech was recognised in the recording")
+
+        clock = time.perf_counter()
+        grouped = build_turns(words, options.speakers.max_turn_gap)
+        decision = self._decide_roles(grouped, layout, options.speakers)
+        turns = tuple(
+            Turn(
+                role=decision.role_of(speaker),
+                speaker=speaker,
+                channel=channel,
+                start=turn_words[0].start,
+                end=turn_words[-1].end,
+                text=_join(turn_words),
+                words=tuple(turn_words),
+            )
+            for speaker, channel, turn_words in grouped
+        )
+        timings["roles"] = time.perf_counter() - clock
+
+        return AnalysisResult(
+            language=language,
+            language_probability=round(language_probability, 4),
+            duration=round(audio.duration, 3),
+            channel_layout=layout,
+            turns=turns,
+            roles=decision,
+            source=SourceInfo(
+                container=audio.info.container,
+                codec=audio.info.codec,
+                sample_rate=audio.info.source_sample_rate,
+                channels=audio.info.source_channels,
+                duration=round(audio.info.duration, 3),
+                sha256=digest,
+            ),
+            models=tuple(models),
+            options=replace(options, transcription=asr_options),
+            removed=tuple(removed),
+            warnings=tuple(warnings),
+            timings={k: round(v, 3) for k, v in timings.items()},
+        )
+
+    def _decide_roles(
+        self,
+        grouped: list[tuple[str, int | None, list[Word]]],
+        layout: ChannelLayout,
+        options: SpeakerOptions,
+    ) -> RoleDecision:
+        texts: dict[str, list[str]] = {}
+        first: dict[str, float] = {}
+        channel_of: dict[str, int | None] = {}
+        for speaker, channel, turn_words in grouped:
+            texts.setdefault(speaker, []).append(_join(turn_words))
+            first.setdefault(speaker, turn_words[0].start)
+            channel_of[speaker] = channel
+        speakers = [SpeakerText(s, " ".join(t), first[s], channel_of[s]) for s, t in texts.items()]
+        agent = options.agent_channel if layout == "stereo" else None
+        return self.roles.assign(speakers, agent_channel=agent, sales_speaker=options.sales_speaker)
+
+
+def _join(words: Sequence[Word]) -> str:
+    return "".join(w.word for w in words).strip()
+
+
+def _sha256(source: AudioSource) -> str:
+    digest = hashlib.sha256()
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        digest.update(source)
+    elif isinstance(source, (str, Path)):
+        with Path(source).open("rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    else:
+        position = source.tell()
+        while chunk := source.read(1 << 20):
+            digest.update(chunk)
+        source.seek(position)
+    return digest.hexdigest()

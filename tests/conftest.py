@@ -1,0 +1,42 @@
+"""Shared fixtures: the real test recordings and, for slow tests, the real pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from callintel.audio import load_audio
+from callintel.settings import Settings
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "audio"
+
+
+@pytest.fixture(scope="session")
+def audio_dir() -> Path:
+    if not DATA_DIR.is_dir():
+        pytest.fail(f"test recordings not found at {DATA_DIR}: clone the project beside shared/")
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@pytest.fixture(scope="session")
+def pipeline(settings: Settings):
+    """The real default pipeline (Whisper base int8, Resemblyzer), loaded once."""
+    from callintel.pipeline import Pipeline
+
+    return Pipeline.from_settings(settings, compute_type="int8")
+
+
+@pytest.fixture(scope="session")
+def repairs_parts(audio_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The auto-repairs call's agent and caller tracks, 16 kHz, same length."""
+    agent = load_audio(audio_dir / "en_auto_repairs_40_agent.flac").mono()
+    caller = load_audio(audio_dir / "en_auto_repairs_40_caller.flac").mono()
+    n = min(len(agent), len(caller))
+    return agent[:n], caller[:n]
