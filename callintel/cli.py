@@ -146,18 +146,17 @@ def models() -> None:
     except CallintelError as e:
         errors.print(f"[bold red]error:[/] {e}")
         raise typer.Exit(code=2) from e
-    table = Table("name", "kind", "default", "available", "version", "detail")
+    table = Table(title="Configured models")
+    table.add_column("name", no_wrap=True)
+    for column in ("kind", "default", "available", "detail"):
+        table.add_column(column)
     missing = False
     for spec in registry.specs():
         state = registry.availability(spec.name)
         missing |= not state.available
+        available = "[green]yes[/]" if state.available else "[red]no[/]"
         table.add_row(
-            spec.name,
-            spec.kind,
-            "yes" if spec.default else "",
-            "[green]yes[/]" if state.available else "[red]no[/]",
-            spec.version,
-            state.detail,
+            spec.name, spec.kind, "yes" if spec.default else "", available, f"{spec.version}; {state.detail}"
         )
     console.print(table)
     console.print(
