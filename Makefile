@@ -22,6 +22,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m ruff check callintel tests bench
+	$(PY) -m mypy callintel
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from callintel.errors import CallintelError
@@ -101,7 +101,7 @@ def analyze(
             TimeRemainingColumn(),
         )
         with Progress(*columns, console=errors, transient=True) as bar:
-            tasks: dict[str, int] = {}
+            tasks: dict[str, TaskID] = {}
 
             def hook(stage: str, done: float, total: float) -> None:
                 if stage not in tasks:

@@ -19,6 +19,7 @@ from callintel.registry import ModelRegistry
 from callintel.result import (
     AnalysisResult,
     ChannelLayout,
+    RemovedText,
     RoleDecision,
     SourceInfo,
     Turn,
@@ -178,7 +179,7 @@ class Pipeline:
         channels = (0, 1) if layout == "stereo" else (None,)
         total = audio.duration * len(channels)
         words: list[AttributedWord] = []
-        removed = []
+        removed: list[RemovedText] = []
         for index, channel in enumerate(channels):
             samples = mono if channel is None else audio.samples[channel]
             offset = index * audio.duration

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -171,7 +172,7 @@ class RoleAssigner:
         confidence = probabilities[0] if len(speakers) == 1 else probabilities[sales_index]
         if len(speakers) == 1:
             confidence = max(confidence, 1 - confidence)
-        method = (
+        method: Literal["text", "channel+text"] = (
             "channel+text"
             if agent_channel is not None and any(s.channel is not None for s in speakers)
             else "text"

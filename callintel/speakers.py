@@ -164,8 +164,10 @@ def _window_starts(speech_mask: np.ndarray, n_ticks: int) -> np.ndarray:
     ]
     coverage = coverage / ticks_per_window  # coverage[t]: speech share of the window starting at tick t
     candidates = np.arange(0, n_ticks * frames_per_tick, _WINDOW_STEP_FRAMES)
-    chosen = [
-        s for s in candidates if coverage[min(s // frames_per_tick, n_ticks - 1)] >= _MIN_SPEECH_IN_WINDOW
+    chosen: list[int] = [
+        int(s)
+        for s in candidates
+        if coverage[min(int(s) // frames_per_tick, n_ticks - 1)] >= _MIN_SPEECH_IN_WINDOW
     ]
     # Short utterances never fill half a window: give each speech run one centred window.
     runs = _runs(speech_mask)

@@ -40,3 +40,21 @@ def repairs_parts(audio_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     caller = load_audio(audio_dir / "en_auto_repairs_40_caller.flac").mono()
     n = min(len(agent), len(caller))
     return agent[:n], caller[:n]
+
+
+def _cuda_devices() -> int:
+    try:
+        import ctranslate2
+
+        return ctranslate2.get_cuda_device_count()
+    except Exception:  # a broken CUDA install counts as none
+        return 0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _cuda_devices() > 0:
+        return
+    skip = pytest.mark.skip(reason="no CUDA device on this machine")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
