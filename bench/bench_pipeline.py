@@ -87,6 +87,11 @@ def _peak_rss_mib() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _child_plain(audio_path: Path) -> dict[str, Any]:
     from faster_whisper import WhisperModel
 
@@ -99,7 +104,7 @@ def _child_plain(audio_path: Path) -> dict[str, Any]:
     model = WhisperModel(str(model_path), device="cpu", compute_type=COMPUTE_TYPE, cpu_threads=CPU_THREADS)
     load = time.perf_counter() - clock
 
-    clock = time.perf_counter()
+    clock, cpu = time.perf_counter(), _cpu_seconds()
     segments, info = model.transcribe(
         str(audio_path),
         beam_size=5,
@@ -108,10 +113,11 @@ def _child_plain(audio_path: Path) -> dict[str, Any]:
         condition_on_previous_text=False,
     )
     segments = list(segments)  # the generator does the work
-    wall = time.perf_counter() - clock
+    wall, cpu = time.perf_counter() - clock, _cpu_seconds() - cpu
     return {
         "load_s": load,
         "wall_s": wall,
+        "cpu_s": cpu,
         "audio_s": float(info.duration),
         "language": info.language,
         "segments": len(segments),
@@ -130,12 +136,13 @@ def _child_callintel(audio_path: Path, layout: str) -> dict[str, Any]:
         pipeline.diarizer  # noqa: B018 - loads the speaker model now, outside the timed part
     load = time.perf_counter() - clock
 
-    clock = time.perf_counter()
+    clock, cpu = time.perf_counter(), _cpu_seconds()
     result = pipeline.analyze(audio_path, AnalysisOptions(speakers=SpeakerOptions(channels=layout)))  # type: ignore[arg-type]
-    wall = time.perf_counter() - clock
+    wall, cpu = time.perf_counter() - clock, _cpu_seconds() - cpu
     return {
         "load_s": load,
         "wall_s": wall,
+        "cpu_s": cpu,
         "audio_s": float(result.duration),
         "language": result.language,
         "layout": result.channel_layout,
@@ -165,7 +172,9 @@ class RunResult:
     audio_s: float
     load_s: float
     wall_s: float
+    cpu_s: float
     peak_rss_mib: float
+    other_cpu_pct: float
     walls: list[float] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -226,12 +235,33 @@ def run_child(run: str, audio_path: Path) -> dict[str, Any]:
     command = [sys.executable, str(Path(__file__).resolve()), "--child", run, "--input", str(audio_path)]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    busy, children, clock = _machine_busy_seconds(), _children_cpu_seconds(), time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO_ROOT)
+    elapsed = time.perf_counter() - clock
+    # CPU time the machine spent on anything but this child while it ran (other jobs skew timings).
+    other = (_machine_busy_seconds() - busy) - (_children_cpu_seconds() - children)
     lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_MARKER)]
     if proc.returncode != 0 or not lines:
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
         sys.exit(f"bench_pipeline: run {run} failed (exit {proc.returncode})")
-    return json.loads(lines[-1][len(RESULT_MARKER) :])
+    data: dict[str, Any] = json.loads(lines[-1][len(RESULT_MARKER) :])
+    data["other_cpu_pct"] = max(0.0, 100 * other / (elapsed * (os.cpu_count() or 1)))
+    return data
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _machine_busy_seconds() -> float:
+    """Busy CPU seconds of the whole machine since boot, summed over cores (Linux; 0 elsewhere)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(run: str, audio_path: Path, repeat: int) -> RunResult:
@@ -243,7 +273,7 @@ def measure(run: str, audio_path: Path, repeat: int) -> RunResult:
     median_wall = statistics.median(walls)
     # Keep the extra data (timings, turns, roles) of the repeat closest to the median.
     representative = min(samples, key=lambda s: abs(s["wall_s"] - median_wall))
-    common = ("load_s", "wall_s", "audio_s", "peak_rss_mib")
+    common = ("load_s", "wall_s", "cpu_s", "audio_s", "peak_rss_mib", "other_cpu_pct")
     extra = {k: v for k, v in representative.items() if k not in common}
     return RunResult(
         run=run,
@@ -251,7 +281,9 @@ def measure(run: str, audio_path: Path, repeat: int) -> RunResult:
         audio_s=samples[0]["audio_s"],
         load_s=statistics.median(s["load_s"] for s in samples),
         wall_s=median_wall,
+        cpu_s=statistics.median(s["cpu_s"] for s in samples),
         peak_rss_mib=max(s["peak_rss_mib"] for s in samples),
+        other_cpu_pct=max(s["other_cpu_pct"] for s in samples),
         walls=walls,
         extra=extra,
     )
@@ -260,7 +292,18 @@ def measure(run: str, audio_path: Path, repeat: int) -> RunResult:
 def report(results: dict[str, RunResult]) -> dict[str, Any]:
     base = results["a"]
     same_layout = {"c": results["a"], "d": results["b"]}
-    headers = ["run", "audio s", "load s", "wall s", "RTF", "peak RSS MiB", "vs (a)", "vs same-layout plain"]
+    headers = [
+        "run",
+        "audio s",
+        "load s",
+        "wall s",
+        "cpu s",
+        "RTF",
+        "peak RSS MiB",
+        "vs (a)",
+        "vs same-layout plain",
+        "other load",
+    ]
     rows: list[list[str]] = []
     for key, r in results.items():
         vs_a = vs_same = ""
@@ -273,13 +316,21 @@ def report(results: dict[str, RunResult]) -> dict[str, Any]:
                 f"{r.audio_s:.1f}",
                 f"{r.load_s:.2f}",
                 f"{r.wall_s:.2f}",
+                f"{r.cpu_s:.1f}",
                 f"{r.rtf:.3f}",
                 f"{r.peak_rss_mib:.0f}",
                 vs_a,
                 vs_same,
+                f"{r.other_cpu_pct:.0f}%",
             ]
         )
     print_table(headers, rows)
+    busy = [k for k, r in results.items() if r.other_cpu_pct > 10]
+    if busy:
+        print(
+            f"WARNING: other processes used the CPUs during run(s) {', '.join(busy)} "
+            "('other load' column); their wall times are inflated. Rerun on a quiet machine."
+        )
 
     print(
         f"target: callintel full pipeline <= {TARGET_RATIO}x plain faster-whisper, "

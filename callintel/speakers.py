@@ -200,10 +200,28 @@ def cluster(embeddings: np.ndarray, num_speakers: int | None, max_speakers: int)
     model = SpectralClustering(
         n_clusters=k, affinity="precomputed", random_state=0, assign_labels="cluster_qr"
     )
-    return model.fit_predict(affinity)
+    return _refine(embeddings, model.fit_predict(affinity), k)
 
 
-def _affinity(embeddings: np.ndarray, keep: float = 0.3) -> np.ndarray:
+def _refine(embeddings: np.ndarray, labels: np.ndarray, k: int, steps: int = 10) -> np.ndarray:
+    """A few spherical k-means steps from the spectral labels.
+
+    Spectral clustering on a pruned graph pulls the edge of a small cluster (a customer who
+    says little) into the large one; moving each window to its nearest centroid fixes that.
+    """
+    for _ in range(steps):
+        if len(np.unique(labels)) < k:
+            break
+        centroids = np.stack([embeddings[labels == c].mean(axis=0) for c in range(k)])
+        centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+        updated = np.argmax(embeddings @ centroids.T, axis=1)
+        if np.array_equal(updated, labels):
+            break
+        labels = updated
+    return labels
+
+
+def _affinity(embeddings: np.ndarray, keep: float = 0.2) -> np.ndarray:
     """Cosine affinity, each row pruned to its strongest neighbours and symmetrised."""
     similarity = np.clip(embeddings @ embeddings.T, 0.0, 1.0)
     n = len(similarity)
