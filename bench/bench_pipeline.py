@@ -382,10 +382,10 @@ def print_table(headers: list[str], rows: list[list[str]]) -> None:
         return
     table = Table(title="callintel vs plain faster-whisper (whisper-base, int8, 2 threads)")
     for i, h in enumerate(headers):
-        table.add_column(h, justify="left" if i == 0 else "right")
+        table.add_column(h, justify="left" if i == 0 else "right", no_wrap=True)
     for row in rows:
         table.add_row(*row)
-    Console(width=max(120, Console().width)).print(table)
+    Console(width=max(160, Console().width)).print(table)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -166,11 +166,16 @@ class Pipeline:
         clock = time.perf_counter()
         mono = audio.mono()
         asr_options = options.transcription
-        language, language_probability = asr_options.language, 1.0
-        if language is None:
+        language: str | None = asr_options.language
+        language_probability = 1.0
+        # Detect the language up front only when it must be known before transcribing:
+        # to give both channels of a stereo call the same one, or to pick hotwords.
+        # Otherwise faster-whisper detects it in the same pass (saves one encoder run).
+        needs_language = layout == "stereo" or (options.domain_hotwords and asr_options.hotwords is None)
+        if language is None and needs_language:
             language, language_probability = self.transcriber.detect_language(mono)
         hotwords = asr_options.hotwords
-        if hotwords is None and options.domain_hotwords:
+        if hotwords is None and options.domain_hotwords and language is not None:
             hotwords = self.hotwords.get(language)
         asr_options = replace(asr_options, language=language, hotwords=hotwords)
         timings["language"] = time.perf_counter() - clock
@@ -188,6 +193,8 @@ class Pipeline:
                 progress("transcribe", min(offset + done, total), total)
 
             transcript = self.transcriber.transcribe(samples, asr_options, channel=channel, progress=hook)
+            if language is None:
+                language, language_probability = transcript.language, transcript.language_probability
             removed.extend(transcript.removed)
             speaker = "S1" if channel is None else f"S{channel + 1}"
             words.extend(
@@ -232,6 +239,7 @@ class Pipeline:
         )
         timings["roles"] = time.perf_counter() - clock
 
+        assert language is not None  # set above: forced, detected, or from the transcript
         return AnalysisResult(
             language=language,
             language_probability=round(language_probability, 4),
