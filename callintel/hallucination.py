@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from callintel.result import Word
 
@@ -120,13 +120,6 @@ def _split(words: Sequence[Word], drop: set[int], reason: str) -> FilterResult:
     if run:
         runs.append(tuple(run))
     return FilterResult(kept, tuple(runs), tuple(reason for _ in runs))
-
-
-def strip_leading_space(words: tuple[Word, ...]) -> tuple[Word, ...]:
-    """Whisper puts the space before an English word inside it; tidy the first word."""
-    if words and words[0].word.startswith(" "):
-        return (replace(words[0], word=words[0].word.lstrip()),) + words[1:]
-    return words
 
 
 def remove_prompt_echo(words: Sequence[Word], prompt: str | None, min_terms: int = 3) -> FilterResult:

@@ -25,6 +25,9 @@ ChannelLayout = Literal["stereo", "mono"]
 
 @dataclass(frozen=True)
 class Word:
+    """A word as Whisper writes it: English words carry their leading space, so joining a
+    turn's words reproduces its text."""
+
     word: str
     start: float
     end: float

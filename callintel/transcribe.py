@@ -15,7 +15,6 @@ from callintel.hallucination import (
     collapse_repeats,
     remove_credits,
     remove_prompt_echo,
-    strip_leading_space,
 )
 from callintel.options import TranscriptionOptions
 from callintel.registry import ModelRegistry, ResolvedModel
@@ -165,7 +164,6 @@ class Transcriber:
                     removed.append(_removed(words, channel, "repeated line"))
                     continue
                 previous_key = key or previous_key
-            words = strip_leading_space(words)
             text = "".join(w.word for w in words).strip()
             if not text:
                 continue

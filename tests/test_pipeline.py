@@ -128,6 +128,10 @@ def test_call_centre_stereo_roles(pipeline, repairs_stereo: Path) -> None:
         assert sales == {agent_channel}
         assert result.roles.confidence > 0.9
         assert len(result.turns) > 20
+        for turn in result.turns:
+            # Words from different Whisper segments keep their spaces ("a car from").
+            assert turn.text == "".join(w.word for w in turn.words).strip()
+            assert not re.search(r"[a-z]{3}[A-Z][a-z]", turn.text), turn.text
 
 
 def test_showroom_mono_roles_and_words(pipeline, repairs_mono: Path, repairs_parts) -> None:
