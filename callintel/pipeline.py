@@ -14,7 +14,7 @@ import yaml
 
 from callintel.audio import Audio, AudioSource, load_audio
 from callintel.errors import ChannelLayoutError, ConfigError
-from callintel.options import AnalysisOptions, SpeakerOptions
+from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions
 from callintel.registry import ModelRegistry
 from callintel.result import (
     AnalysisResult,
@@ -165,59 +165,23 @@ class Pipeline:
 
         clock = time.perf_counter()
         mono = audio.mono()
-        asr_options = options.transcription
-        language: str | None = asr_options.language
-        language_probability = 1.0
-        # Detect the language up front only when it must be known before transcribing:
-        # to give both channels of a stereo call the same one, or to pick hotwords.
-        # Otherwise faster-whisper detects it in the same pass (saves one encoder run).
-        needs_language = layout == "stereo" or (options.domain_hotwords and asr_options.hotwords is None)
-        if language is None and needs_language:
-            language, language_probability = self.transcriber.detect_language(mono)
-        hotwords = asr_options.hotwords
-        if hotwords is None and options.domain_hotwords and language is not None:
-            hotwords = self.hotwords.get(language)
-        asr_options = replace(asr_options, language=language, hotwords=hotwords)
+        asr_options, language, language_probability = self._language_and_hotwords(mono, layout, options)
         timings["language"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        channels = (0, 1) if layout == "stereo" else (None,)
-        total = audio.duration * len(channels)
-        words: list[AttributedWord] = []
-        removed: list[RemovedText] = []
-        for index, channel in enumerate(channels):
-            samples = mono if channel is None else audio.samples[channel]
-            offset = index * audio.duration
-
-            def hook(done: float, offset: float = offset) -> None:
-                progress("transcribe", min(offset + done, total), total)
-
-            transcript = self.transcriber.transcribe(samples, asr_options, channel=channel, progress=hook)
-            if language is None:
-                language, language_probability = transcript.language, transcript.language_probability
-            removed.extend(transcript.removed)
-            speaker = "S1" if channel is None else f"S{channel + 1}"
-            words.extend(
-                AttributedWord(w, speaker, channel) for segment in transcript.segments for w in segment.words
-            )
+        words, removed, detected = self._transcribe(audio, layout, asr_options, progress)
+        if language is None:
+            language, language_probability = detected
         timings["transcribe"] = time.perf_counter() - clock
 
         models = [self.transcriber.info]
         warnings: list[str] = []
         if layout == "mono" and words:
             clock = time.perf_counter()
-            progress("speakers", 0, 1)
-            diarizer = self.diarizer
-            diarization = diarizer.diarize(
-                mono, speech_regions(mono, asr_options.min_silence_ms), options.speakers
+            words = self._attribute_speakers(
+                mono, words, asr_options.min_silence_ms, options.speakers, progress
             )
-            models.append(diarizer.info)
-            if diarization.speakers:
-                words = [
-                    AttributedWord(a.word, diarization.speaker_of(a.word.start, a.word.end), None)
-                    for a in words
-                ]
-            progress("speakers", 1, 1)
+            models.append(self.diarizer.info)
             timings["speakers"] = time.perf_counter() - clock
         if not words:
             warnings.append("no speech was recognised in the recording")
@@ -239,7 +203,6 @@ class Pipeline:
         )
         timings["roles"] = time.perf_counter() - clock
 
-        assert language is not None  # set above: forced, detected, or from the transcript
         return AnalysisResult(
             language=language,
             language_probability=round(language_probability, 4),
@@ -261,6 +224,67 @@ class Pipeline:
             warnings=tuple(warnings),
             timings={k: round(v, 3) for k, v in timings.items()},
         )
+
+    def _language_and_hotwords(
+        self, mono: np.ndarray, layout: ChannelLayout, options: AnalysisOptions
+    ) -> tuple[TranscriptionOptions, str | None, float]:
+        """The transcription options to use, with the language when known in advance.
+
+        The language is detected up front only when it must be known before transcribing:
+        to give both channels of a stereo call the same one, or to pick hotwords. Otherwise
+        faster-whisper detects it in the same pass (one encoder run fewer).
+        """
+        asr_options = options.transcription
+        language, probability = asr_options.language, 1.0
+        needs_language = layout == "stereo" or (options.domain_hotwords and asr_options.hotwords is None)
+        if language is None and needs_language:
+            language, probability = self.transcriber.detect_language(mono)
+        hotwords = asr_options.hotwords
+        if hotwords is None and options.domain_hotwords and language is not None:
+            hotwords = self.hotwords.get(language)
+        return replace(asr_options, language=language, hotwords=hotwords), language, probability
+
+    def _transcribe(
+        self, audio: Audio, layout: ChannelLayout, asr_options: TranscriptionOptions, progress: ProgressHook
+    ) -> tuple[list[AttributedWord], list[RemovedText], tuple[str, float]]:
+        """Words of each channel (stereo: S1 left, S2 right; mono: all S1 for now)."""
+        channels = (0, 1) if layout == "stereo" else (None,)
+        total = audio.duration * len(channels)
+        words: list[AttributedWord] = []
+        removed: list[RemovedText] = []
+        detected = ("", 0.0)
+        for index, channel in enumerate(channels):
+            samples = audio.mono() if channel is None else audio.samples[channel]
+            offset = index * audio.duration
+
+            def hook(done: float, offset: float = offset) -> None:
+                progress("transcribe", min(offset + done, total), total)
+
+            transcript = self.transcriber.transcribe(samples, asr_options, channel=channel, progress=hook)
+            if index == 0:
+                detected = (transcript.language, transcript.language_probability)
+            removed.extend(transcript.removed)
+            speaker = "S1" if channel is None else f"S{channel + 1}"
+            words.extend(
+                AttributedWord(w, speaker, channel) for segment in transcript.segments for w in segment.words
+            )
+        return words, removed, detected
+
+    def _attribute_speakers(
+        self,
+        mono: np.ndarray,
+        words: list[AttributedWord],
+        min_silence_ms: int,
+        options: SpeakerOptions,
+        progress: ProgressHook,
+    ) -> list[AttributedWord]:
+        """Diarize a mono recording and give each word its speaker."""
+        progress("speakers", 0, 1)
+        diarization = self.diarizer.diarize(mono, speech_regions(mono, min_silence_ms), options)
+        progress("speakers", 1, 1)
+        if not diarization.speakers:
+            return words
+        return [AttributedWord(a.word, diarization.speaker_of(a.word.start, a.word.end), None) for a in words]
 
     def _decide_roles(
         self,
