@@ -9,6 +9,7 @@ energy truth. Run: ``python bench/eval_quality.py``.
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +21,16 @@ from callintel.audio import load_audio  # noqa: E402
 from callintel.pipeline import Pipeline  # noqa: E402
 from callintel.settings import Settings  # noqa: E402
 from callintel.speakers import TICK, speech_regions  # noqa: E402
-from tests.helpers import cer, write_audio  # noqa: E402
+from tests.helpers import (  # noqa: E402
+    agreement,
+    cer,
+    diarization_error_rate,
+    energy_truth,
+    read_rttm,
+    word_role_accuracy,
+    write_audio,
+)
 from tests.test_pipeline import JFK, MANDARIN, STEREO_REFERENCE, wer  # noqa: E402
-from tests.test_speakers import agreement, energy_truth  # noqa: E402
 
 AUDIO = ROOT.parent / "shared" / "data" / "audio"
 
@@ -43,21 +51,17 @@ def main() -> None:
         result = pipeline.analyze(AUDIO / name)
         rows.append((name, "CER", cer(reference, "".join(t.text for t in result.turns))))
 
-    from pyannote.core import Annotation, Segment
-    from pyannote.metrics.diarization import DiarizationErrorRate
-
     ami = load_audio(AUDIO / "pyannote_sample.wav").mono()
-    diarization = pipeline.diarizer.diarize(ami, speech_regions(ami))
-    reference = Annotation()
-    for line in (AUDIO / "pyannote_sample.rttm").read_text().splitlines():
-        f = line.split()
-        reference[Segment(float(f[3]), float(f[3]) + float(f[4]))] = f[7]
-    hypothesis = Annotation()
-    for seg in diarization.segments:
-        hypothesis[Segment(seg.start, seg.end)] = seg.speaker
+    reference = read_rttm(AUDIO / "pyannote_sample.rttm")
+    segments = pipeline.diarizer.diarize(ami, speech_regions(ami)).segments
     for collar in (0.0, 0.25):
-        der = DiarizationErrorRate(collar=collar, skip_overlap=False)(reference, hypothesis)
-        rows.append(("pyannote_sample.wav", f"DER collar {collar}", der))
+        rows.append(
+            (
+                "pyannote_sample.wav",
+                f"DER collar {collar}",
+                diarization_error_rate(reference, segments, collar),
+            )
+        )
 
     agent = load_audio(AUDIO / "en_auto_repairs_40_agent.flac").mono()
     caller = load_audio(AUDIO / "en_auto_repairs_40_caller.flac").mono()
@@ -73,20 +77,11 @@ def main() -> None:
     judged = (truth >= 0) & speech
     rows.append(("auto-repairs mono", "tick agreement", agreement(truth[judged], labels[judged])))
 
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         path = write_audio(Path(tmp) / "mono.wav", mono[None, :], 16000, "pcm_s16le", "wav")
         result = pipeline.analyze(path)
-    good = total = 0
-    for turn in result.turns:
-        for word in turn.words:
-            ticks = truth[int(word.start / TICK) : max(int(word.start / TICK) + 1, int(word.end / TICK))]
-            ticks = ticks[ticks >= 0]
-            if len(ticks) and np.all(ticks == ticks[0]):
-                total += 1
-                good += (turn.role == "sales") == (ticks[0] == 0)
-    rows.append(("auto-repairs mono", f"word role accuracy ({total} words)", good / total))
+    right, total = word_role_accuracy(result, truth)
+    rows.append(("auto-repairs mono", f"word role accuracy ({total} words)", right / total))
     rows.append(("auto-repairs mono", "role confidence", result.roles.confidence))
 
     width = max(len(r[0]) for r in rows)

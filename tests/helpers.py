@@ -72,3 +72,66 @@ def cer(reference: str, hypothesis: str) -> float:
 
     ref = clean(reference)
     return edit_distance(ref, clean(hypothesis)) / len(ref)
+
+
+TICK = 0.1  # seconds, as callintel.speakers.TICK
+
+
+def energy_truth(agent: np.ndarray, caller: np.ndarray) -> np.ndarray:
+    """Per 0.1 s tick of two 16 kHz tracks: 0 agent, 1 caller, -1 neither or both (within 6 dB)."""
+    hop = int(TICK * 16000)
+    n = min(len(agent), len(caller)) // hop
+    rms = [np.sqrt(np.mean(x[: n * hop].reshape(n, hop) ** 2, axis=1)) + 1e-9 for x in (agent, caller)]
+    loud = np.maximum(*rms) > 10 ** (-40 / 20)
+    truth = np.where(rms[0] > 2 * rms[1], 0, np.where(rms[1] > 2 * rms[0], 1, -1))
+    return np.where(loud, truth, -1)
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of items labelled alike, under the best one-to-one relabelling."""
+    from scipy.optimize import linear_sum_assignment
+
+    k = int(max(a.max(), b.max())) + 1
+    counts = np.zeros((k, k))
+    np.add.at(counts, (a, b), 1)
+    rows, cols = linear_sum_assignment(-counts)
+    return float(counts[rows, cols].sum() / len(a))
+
+
+def read_rttm(path: Path):
+    """Speaker turns of an RTTM file as a pyannote Annotation."""
+    from pyannote.core import Annotation, Segment
+
+    annotation = Annotation()
+    for line in path.read_text().splitlines():
+        fields = line.split()
+        start, length = float(fields[3]), float(fields[4])
+        annotation[Segment(start, start + length)] = fields[7]
+    return annotation
+
+
+def diarization_error_rate(reference, segments, collar: float = 0.0) -> float:
+    """DER (pyannote.metrics, overlap scored) of callintel speaker segments."""
+    from pyannote.core import Annotation, Segment
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    hypothesis = Annotation()
+    for seg in segments:
+        hypothesis[Segment(seg.start, seg.end)] = seg.speaker
+    return float(DiarizationErrorRate(collar=collar, skip_overlap=False)(reference, hypothesis))
+
+
+def word_role_accuracy(result, truth: np.ndarray) -> tuple[int, int]:
+    """(right, judged): words wholly inside one party's energy-truth speech whose role matches
+    (party 0 is the agent, so ``sales``)."""
+    right = judged = 0
+    for turn in result.turns:
+        for word in turn.words:
+            first = int(word.start / TICK)
+            ticks = truth[first : max(first + 1, int(word.end / TICK))]
+            ticks = ticks[ticks >= 0]
+            if len(ticks) == 0 or not np.all(ticks == ticks[0]):
+                continue
+            judged += 1
+            right += (turn.role == "sales") == (ticks[0] == 0)
+    return right, judged

@@ -16,7 +16,7 @@ from callintel.cli import app
 from callintel.errors import ChannelLayoutError
 from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions
 from callintel.result import AnalysisResult
-from tests.helpers import cer, write_audio
+from tests.helpers import cer, energy_truth, word_role_accuracy, write_audio
 
 pytestmark = pytest.mark.slow
 
@@ -135,24 +135,13 @@ def test_call_centre_stereo_roles(pipeline, repairs_stereo: Path) -> None:
 
 
 def test_showroom_mono_roles_and_words(pipeline, repairs_mono: Path, repairs_parts) -> None:
-    from tests.test_speakers import energy_truth
-
     result = pipeline.analyze(repairs_mono)
     assert result.channel_layout == "mono" and len({t.speaker for t in result.turns}) == 2
     agent_text = " ".join(t.text for t in result.turns if t.role == "sales").lower()
     assert "thank you for calling" in agent_text
     assert result.roles.confidence > 0.8
     # Words clearly spoken by one party (energy) carry that party's role.
-    truth = energy_truth(*repairs_parts)
-    judged = correct = 0
-    for turn in result.turns:
-        for word in turn.words:
-            ticks = truth[int(word.start / 0.1) : max(int(word.start / 0.1) + 1, int(word.end / 0.1))]
-            ticks = ticks[ticks >= 0]
-            if len(ticks) == 0 or np.mean(ticks == ticks[0]) < 1:
-                continue
-            judged += 1
-            correct += (turn.role == "sales") == (ticks[0] == 0)
+    correct, judged = word_role_accuracy(result, energy_truth(*repairs_parts))
     assert judged > 300
     assert correct / judged > 0.85, correct / judged
 
