@@ -10,10 +10,8 @@ import pytest
 import yaml
 
 from callintel.errors import ConfigError
+from callintel.corpus.labels import CHECKPOINTS, SCENARIOS, VIOLATIONS
 from callintel.scoring import (
-    CHECKPOINTS,
-    SCENARIOS,
-    VIOLATIONS,
     Evidence,
     Scorecard,
     ScoredTurn,
