@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
-from callintel.errors import ConfigError
 from callintel.corpus.labels import CHECKPOINTS, SCENARIOS, VIOLATIONS
+from callintel.errors import ConfigError
 from callintel.scoring import (
     Evidence,
     Scorecard,
