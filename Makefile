@@ -18,6 +18,8 @@ $(VENV)/.installed: pyproject.toml
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/callintel models
+	# Trains the default understanding models once (seeded) into the cache; skipped when there.
+	$(VENV)/bin/callintel train --if-missing
 	$(VENV)/bin/callintel analyze demo/auto_repairs_call.flac --json demo-result.json
 
 test: $(VENV)/.installed

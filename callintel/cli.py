@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
@@ -13,6 +14,11 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from callintel.errors import CallintelError
+from callintel.understand.types import Understanding
+
+if TYPE_CHECKING:
+    from callintel.understand.build import EvalReport
+    from callintel.understand.tasks import Task
 from callintel.settings import Settings
 
 app = typer.Typer(
@@ -26,6 +32,12 @@ class Channels(StrEnum):
     auto = "auto"
     stereo = "stereo"
     mono = "mono"
+
+
+class Scenario(StrEnum):
+    showroom = "showroom"
+    inbound_call = "inbound_call"
+    outbound_followup = "outbound_followup"
 
 
 class Device(StrEnum):
@@ -71,6 +83,13 @@ def analyze(
         typer.Option(help="Prime Whisper with car brand names (off: it hurts the base model, see README)."),
     ] = False,
     max_seconds: Annotated[float | None, typer.Option(help="Refuse recordings longer than this.")] = None,
+    scenario: Annotated[
+        Scenario | None, typer.Option(help="Scorecard: default inbound_call for stereo, showroom for mono.")
+    ] = None,
+    call_date: Annotated[
+        str | None, typer.Option(help="Date of the call (ISO), for 年底/next month.")
+    ] = None,
+    understand: Annotated[bool, typer.Option(help="Score, extract attributes and grade intent.")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False,
 ) -> None:
     """Transcribe a recording, attribute words to speakers and roles, print the transcript."""
@@ -90,6 +109,9 @@ def analyze(
             ),
             domain_hotwords=domain_hotwords,
             max_seconds=max_seconds or settings.max_audio_seconds,
+            understand=understand,
+            scenario=scenario.value if scenario else None,
+            call_date=call_date,
         )
         with console.status("Loading models…"):
             pipeline = Pipeline.from_settings(settings, model, device=device.value, compute_type=compute_type)
@@ -128,6 +150,8 @@ def analyze(
             f"[dim]{turn.speaker}[/] {turn.text}",
             highlight=False,
         )
+    if result.understanding is not None:
+        print_understanding(result.understanding)
     for warning in result.warnings:
         errors.print(f"[yellow]warning:[/] {warning}")
     if json_out is not None:
@@ -165,6 +189,206 @@ def models() -> None:
     )
     if missing:
         raise typer.Exit(code=1)
+
+
+def print_understanding(understanding: Understanding) -> None:
+    """The scorecard, attributes, intent grade and tags, as tables."""
+    card = understanding.scorecard
+    table = Table(title=f"Scorecard ({understanding.scenario}): {card['score']:.0f}/100")
+    for column in ("checkpoint", "passed", "p", "evidence"):
+        table.add_column(column)
+    for key, item in card["checkpoints"].items():
+        mark = (
+            "[green]yes[/]"
+            if item["passed"]
+            else ("n/a" if not item.get("applicable", True) else "[red]no[/]")
+        )
+        evidence = item["evidence"][0] if item["evidence"] else None
+        where = f"turn {evidence['turn']}: {evidence['text'][:40]}" if evidence else ""
+        table.add_row(key, mark, f"{item['confidence']:.2f}", where)
+    console.print(table)
+    for violation in card["violations"]:
+        console.print(
+            f"[red]violation[/] {violation['type']} (turn {violation['turn']}): {violation['text'][:60]}"
+        )
+    attributes = Table(title="Customer attributes")
+    for column in ("attribute", "value", "evidence"):
+        attributes.add_column(column)
+    for key, item in understanding.attributes.items():
+        attributes.add_row(
+            key, json.dumps(item.value, ensure_ascii=False), " / ".join(e.text for e in item.evidence)
+        )
+    console.print(attributes)
+    probabilities = " ".join(f"{g}={p:.2f}" for g, p in understanding.intent.probabilities.items())
+    console.print(f"[bold]Intent grade {understanding.intent.grade}[/] ({probabilities})")
+    console.print("Tags: " + ", ".join(t.name for t in understanding.tags), highlight=False)
+
+
+def _progress_bar() -> Progress:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    return Progress(*columns, console=errors)
+
+
+@app.command()
+def train(
+    task: Annotated[
+        list[str] | None, typer.Option(help="Task(s): script, attributes, intent (default all).")
+    ] = None,
+    base_model: Annotated[
+        str | None, typer.Option(help="Hugging Face checkpoint directory to fine-tune.")
+    ] = None,
+    epochs: Annotated[float | None, typer.Option(help="Epochs (default per task).")] = None,
+    data: Annotated[list[Path] | None, typer.Option(help="Extra labelled JSONL (docs/corpus.md).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Where to save; default the cache's default models.")
+    ] = None,
+    if_missing: Annotated[bool, typer.Option(help="Do nothing when the default models are trained.")] = False,
+) -> None:
+    """Train the understanding models on the generated corpus (seeded, reproducible)."""
+    from callintel.corpus.jsonl import read_jsonl
+    from callintel.understand import build
+
+    settings = Settings.from_env()
+    directory = out or build.default_directory(settings.cache_dir)
+    if if_missing and build.is_trained(directory):
+        console.print(f"understanding models already trained in {directory}")
+        return
+    tasks = cast("tuple[Task, ...]", tuple(task or build.TASKS))
+    unknown = [t for t in tasks if t not in build.TASKS]
+    if unknown:
+        errors.print(f"[bold red]error:[/] unknown task(s) {unknown}; choose from {list(build.TASKS)}")
+        raise typer.Exit(code=2)
+    try:
+        extra = [d for path in data or () for d in read_jsonl(path)]
+    except (OSError, ValueError) as e:
+        errors.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(code=2) from e
+    with _progress_bar() as bar:
+        bars: dict[str, TaskID] = {}
+
+        def hook(stage: str, done: int, total: int) -> None:
+            if stage not in bars:
+                bars[stage] = bar.add_task(stage, total=total)
+            bar.update(bars[stage], completed=done, total=total)
+
+        report = build.build(
+            directory,
+            tasks=tasks,
+            extra=extra,
+            base_model=base_model,
+            epochs=epochs,
+            progress=hook,  # type: ignore[arg-type]
+        )
+    heldout = build.corpus("heldout", 600, seed=0)
+    evaluation = build.evaluate(directory, heldout, settings.models_dir)
+    build.write_model_cards(directory, evaluation, report)
+    console.print(f"trained {list(tasks)} in {report['seconds']:.0f} s into {directory}")
+    print_evaluation(evaluation)
+
+
+@app.command(name="eval")
+def evaluate(
+    data: Annotated[
+        Path | None, typer.Option(help="Labelled JSONL; default the generated held-out split.")
+    ] = None,
+    models: Annotated[
+        Path | None, typer.Option(help="Model directory; default the trained default models.")
+    ] = None,
+    dialogues: Annotated[int, typer.Option(help="Held-out dialogues to generate when no --data.")] = 600,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the report as JSON.")] = None,
+) -> None:
+    """Per-label precision/recall/F1, attribute exact match, grade accuracy and confusion."""
+    from callintel.corpus.jsonl import read_jsonl
+    from callintel.understand import build
+
+    settings = Settings.from_env()
+    directory = models or build.default_directory(settings.cache_dir)
+    if not build.is_trained(directory):
+        errors.print(f"[bold red]error:[/] no trained models in {directory}: run `callintel train`")
+        raise typer.Exit(code=2)
+    try:
+        labelled = list(read_jsonl(data)) if data else build.corpus("heldout", dialogues, seed=0)
+    except (OSError, ValueError) as e:
+        errors.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(code=2) from e
+    report = build.evaluate(directory, labelled, settings.models_dir)
+    print_evaluation(report)
+    if json_out is not None:
+        json_out.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def print_evaluation(report: EvalReport) -> None:
+    table = Table(title=f"Script labels ({report.dialogues} dialogues)")
+    for column in ("label", "precision", "recall", "F1", "support"):
+        table.add_column(column)
+    for s in report.checkpoints + report.violations:
+        table.add_row(s.label, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.support))
+    console.print(table)
+    console.print(
+        f"checkpoint macro-F1 {report.checkpoint_macro_f1:.3f}   "
+        f"violation recall {report.violation_recall:.3f}"
+    )
+    attributes = Table(title="Attributes (normalised values)")
+    for column in ("key", "exact match", "precision", "F1", "support"):
+        attributes.add_column(column)
+    for a in report.attributes:
+        attributes.add_row(a.key, f"{a.exact_match:.3f}", f"{a.precision:.3f}", f"{a.f1:.3f}", str(a.support))
+    console.print(attributes)
+    grades = report.grades
+    confusion = Table(title="Grade confusion (rows: truth, columns: predicted)")
+    confusion.add_column("")
+    for g in grades.grades:
+        confusion.add_column(g)
+    for g, row in zip(grades.grades, grades.confusion, strict=True):
+        confusion.add_row(g, *map(str, row))
+    console.print(confusion)
+    console.print(
+        f"grade accuracy {grades.accuracy:.3f}   off by more than one grade "
+        f"{grades.off_by_more_than_one:.3f}   ECE {grades.ece:.3f}"
+    )
+
+
+@app.command(name="understand")
+def understand_transcript(
+    file: Annotated[
+        Path, typer.Argument(help="Transcript: JSON, or lines with 销售:/客户: or Agent:/Customer:.")
+    ],
+    scenario: Annotated[
+        Scenario | None, typer.Option(help="Scorecard (default: the file's, else showroom).")
+    ] = None,
+    call_date: Annotated[str | None, typer.Option(help="Date of the call (ISO).")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON.")] = None,
+) -> None:
+    """Run the understanding stage alone on an existing transcript."""
+    import datetime as dt
+
+    from pydantic import TypeAdapter
+
+    from callintel.pipeline import load_understander
+    from callintel.understand.transcripts import read_transcript
+
+    settings = Settings.from_env()
+    try:
+        transcript = read_transcript(file)
+        date = dt.date.fromisoformat(call_date) if call_date else None
+        understander = load_understander(settings, None)
+        if understander is None:
+            raise CallintelError("understanding models are not trained: run `callintel train`")
+        chosen = scenario.value if scenario else (transcript.scenario or "showroom")
+        result = understander.understand(transcript.turns, chosen, date)
+    except (CallintelError, ValueError, OSError) as e:
+        errors.print(f"[bold red]error:[/] {type(e).__name__}: {e}")
+        raise typer.Exit(code=2) from e
+    print_understanding(result)
+    if json_out is not None:
+        data = TypeAdapter(Understanding).dump_python(result, mode="json")
+        json_out.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 ChannelMode = Literal["auto", "stereo", "mono"]
+Scenario = Literal["showroom", "inbound_call", "outbound_followup"]
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,26 @@ class SpeakerOptions:
 
 @dataclass(frozen=True)
 class AnalysisOptions:
-    """Every option of an analysis; the result carries the effective copy."""
+    """Every option of an analysis; the result carries the effective copy.
+
+    ``scenario`` None picks ``inbound_call`` for a stereo call-centre recording and
+    ``showroom`` for a mono one. ``call_date`` (ISO date) anchors relative timelines
+    (年底, next month); None means the day of the analysis.
+    """
 
     transcription: TranscriptionOptions = field(default_factory=TranscriptionOptions)
     speakers: SpeakerOptions = field(default_factory=SpeakerOptions)
     domain_hotwords: bool = False
     max_seconds: float = 2 * 3600.0
+    understand: bool = True
+    scenario: Scenario | None = None
+    call_date: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.call_date is not None:
+            import datetime as dt
+
+            try:
+                dt.date.fromisoformat(self.call_date)
+            except ValueError as e:
+                raise ValueError(f"call_date must be an ISO date (2026-11-23), not {self.call_date!r}") from e

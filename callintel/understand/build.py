@@ -1,0 +1,293 @@
+"""Train, save and evaluate the default understanding models (``callintel train``/``eval``).
+
+The default models are trained on the project's generated corpus (plus any user JSONL),
+seeded and reproducible, into the cache (never committed). ``evaluate`` scores a model
+directory on labelled dialogues: per-label P/R/F1, attribute exact-match, grade accuracy,
+confusion and calibration.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
+
+from callintel.corpus import generate
+from callintel.corpus.labels import CHECKPOINTS, GRADES
+from callintel.normalize import Gazetteer, normalize
+from callintel.understand.metrics import (
+    AttributeTally,
+    GradeScores,
+    LabelScore,
+    grade_scores,
+    label_scores,
+)
+from callintel.understand.tasks import (
+    BIO_LABELS,
+    SCRIPT_LABELS,
+    TASKS,
+    Task,
+    attribute_examples,
+    encode_attributes,
+    encode_intent,
+    encode_script,
+    intent_examples,
+    script_examples,
+    spans_from_tags,
+)
+from callintel.understand.tokenizer import train_tokenizer
+from callintel.understand.training import (
+    TrainConfig,
+    build_model,
+    fit_temperature,
+    predict_logits,
+    train_model,
+)
+
+logger = logging.getLogger(__name__)
+
+VERSION = "understanding-1"
+ProgressHook = Callable[[str, int, int], None]
+"""Called as ``hook(stage, done, total)``."""
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """What the default models are trained on and how; its hash names the cache folder."""
+
+    train_dialogues: int = 3000
+    dev_dialogues: int = 300
+    seed: int = 0
+    vocab_size: int = 8000
+    script: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=3.0, oversample_rare=5))
+    attributes: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=3.0))
+    intent: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=8.0, batch_size=16))
+
+    def for_task(self, task: Task) -> TrainConfig:
+        config: TrainConfig = getattr(self, task)
+        return config
+
+    def fingerprint(self) -> str:
+        text = json.dumps(asdict(self), sort_keys=True) + VERSION
+        return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def default_directory(cache_dir: Path, config: BuildConfig = BuildConfig()) -> Path:
+    return Path(cache_dir) / "understanding" / f"{VERSION}-{config.fingerprint()}"
+
+
+def is_trained(directory: Path) -> bool:
+    return (
+        all((Path(directory) / t / "config.json").is_file() for t in TASKS)
+        and (Path(directory) / "training.json").is_file()
+    )
+
+
+def corpus(split: str, n: int, seed: int) -> list[dict[str, Any]]:
+    return list(generate(split, n, seed=seed))  # type: ignore[arg-type]
+
+
+def encode(task: Task, tokenizer: Any, dialogues: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    if task == "script":
+        return encode_script(tokenizer, script_examples(dialogues))
+    if task == "attributes":
+        return encode_attributes(tokenizer, attribute_examples(dialogues))
+    return encode_intent(tokenizer, intent_examples(dialogues))
+
+
+def build(
+    directory: Path,
+    config: BuildConfig = BuildConfig(),
+    tasks: Sequence[Task] = TASKS,
+    extra: Sequence[Mapping[str, Any]] = (),
+    base_model: str | None = None,
+    epochs: float | None = None,
+    progress: ProgressHook = _no_progress,
+) -> dict[str, Any]:
+    """Train ``tasks`` into ``directory`` (each in ``directory/<task>``), atomically per task."""
+    started = time.perf_counter()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    progress("corpus", 0, 1)
+    train = corpus("train", config.train_dialogues, config.seed) + list(extra)
+    dev = corpus("train", config.dev_dialogues, config.seed + 1)
+    progress("corpus", 1, 1)
+    tokenizer: Any
+    if base_model is None:
+        progress("tokenizer", 0, 1)
+        texts = [t["text"] for d in train for t in d["turns"]]
+        tokenizer = train_tokenizer(texts, config.vocab_size)
+        progress("tokenizer", 1, 1)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(base_model)
+    report: dict[str, Any] = {"version": VERSION, "config": asdict(config), "tasks": {}}
+    for task in tasks:
+        task_config = config.for_task(task)
+        task_config = replace(task_config, base_model=base_model, epochs=epochs or task_config.epochs)
+        rows = encode(task, tokenizer, train)
+        model = build_model(task, tokenizer, task_config)
+        clock = time.perf_counter()
+
+        def hook(step: int, total: int, loss: float, stage: str = f"train {task}") -> None:
+            progress(stage, step, total)
+
+        model = train_model(task, model, tokenizer, rows, task_config, hook=hook)
+        entry: dict[str, Any] = {
+            "train_examples": len(rows),
+            "seconds": round(time.perf_counter() - clock, 1),
+        }
+        if task == "intent":
+            logits = np.stack(predict_logits(task, model, tokenizer, encode(task, tokenizer, dev)))
+            labels = np.array([GRADES.index(d["grade"]) for d in dev])
+            temperature = fit_temperature(logits, labels)
+            model.config.calibration_temperature = temperature
+            entry["calibration_temperature"] = round(temperature, 4)
+        staging = directory / f".{task}.tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        shutil.rmtree(directory / task, ignore_errors=True)
+        staging.rename(directory / task)
+        report["tasks"][task] = entry
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    report["date"] = dt.date.today().isoformat()
+    report["base_model"] = base_model
+    previous = (
+        json.loads((directory / "training.json").read_text("utf-8"))
+        if (directory / "training.json").is_file()
+        else {}
+    )
+    previous_tasks = previous.get("tasks", {})
+    report["tasks"] = {**previous_tasks, **report["tasks"]}
+    (directory / "training.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), "utf-8")
+    return report
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    dialogues: int
+    checkpoints: list[LabelScore]
+    violations: list[LabelScore]
+    checkpoint_macro_f1: float
+    violation_recall: float
+    attributes: list[Any]
+    grades: GradeScores
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def evaluate(directory: Path, dialogues: Sequence[Mapping[str, Any]], models_dir: Path) -> EvalReport:
+    """Score the models in ``directory`` on labelled ``dialogues``."""
+    directory = Path(directory)
+    gazetteer = Gazetteer.from_models_dir(models_dir)
+
+    tokenizer = AutoTokenizer.from_pretrained(directory / "script")
+    model = AutoModelForSequenceClassification.from_pretrained(directory / "script")
+    examples = script_examples(dialogues)
+    logits = np.stack(predict_logits("script", model, tokenizer, encode_script(tokenizer, examples)))
+    predicted = (1 / (1 + np.exp(-logits))) >= 0.5
+    truth = np.array([[label in e.labels for label in SCRIPT_LABELS] for e in examples])
+    scores = label_scores(SCRIPT_LABELS, truth, predicted)
+    checkpoint_scores = scores[: len(CHECKPOINTS)]
+    violation_scores = scores[len(CHECKPOINTS) :]
+    v_truth = truth[:, len(CHECKPOINTS) :]
+    v_pred = predicted[:, len(CHECKPOINTS) :]
+    violation_recall = float((v_truth & v_pred).sum() / max(1, v_truth.sum()))
+
+    tokenizer = AutoTokenizer.from_pretrained(directory / "attributes")
+    model = AutoModelForTokenClassification.from_pretrained(directory / "attributes")
+    tally = AttributeTally()
+    for dialogue in dialogues:
+        call_date = dt.date.fromisoformat(dialogue["call_date"])
+        turns = [t for t in dialogue["turns"] if t["role"] == "customer"]
+        examples_a = attribute_examples([{"turns": turns}])
+        rows = encode_attributes(tokenizer, examples_a)
+        if not rows:
+            continue
+        offsets = tokenizer(
+            [e.text for e in examples_a], truncation=True, max_length=128, return_offsets_mapping=True
+        )["offset_mapping"]
+        for turn, logit, offset in zip(
+            turns, predict_logits("attributes", model, tokenizer, rows), offsets, strict=True
+        ):
+            tags = [BIO_LABELS[i] for i in logit.argmax(axis=1)]
+            gold = {(a["key"], _canonical(a["value"])) for a in turn.get("attributes", ())}
+            found = set()
+            for start, end, key, _ in spans_from_tags(offset, tags):
+                value = normalize(key, turn["text"][start:end], call_date, gazetteer)
+                if value is not None:
+                    found.add((key, _canonical(value)))
+            tally.add(gold, found)
+
+    tokenizer = AutoTokenizer.from_pretrained(directory / "intent")
+    model = AutoModelForSequenceClassification.from_pretrained(directory / "intent")
+    temperature = float(getattr(model.config, "calibration_temperature", 1.0))
+    logits = np.stack(
+        predict_logits("intent", model, tokenizer, encode_intent(tokenizer, intent_examples(dialogues)))
+    )
+    shifted = logits / temperature
+    probabilities = np.exp(shifted - shifted.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    grades = grade_scores(GRADES, np.array([GRADES.index(d["grade"]) for d in dialogues]), probabilities)
+
+    return EvalReport(
+        dialogues=len(dialogues),
+        checkpoints=checkpoint_scores,
+        violations=violation_scores,
+        checkpoint_macro_f1=float(np.mean([s.f1 for s in checkpoint_scores])),
+        violation_recall=violation_recall,
+        attributes=tally.scores(),
+        grades=grades,
+    )
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def write_model_cards(directory: Path, report: EvalReport, training: Mapping[str, Any]) -> None:
+    """A README.md model card (data, metrics, date) beside each saved model."""
+    date = dt.date.today().isoformat()
+    config = training["config"]
+    base = training.get("base_model") or "a 4-layer BERT from scratch on the project tokenizer"
+    common = (
+        f"Trained {training.get('date', date)} by `callintel train` ({VERSION}); base model: {base}.\n"
+        f"Data: the project's generated corpus (train split, {config['train_dialogues']} dialogues, "
+        f"seed {config['seed']}) plus any user JSONL. Evaluated {date} on the held-out split "
+        f"({report.dialogues} dialogues from templates and phrase banks the training split never used).\n"
+    )
+    table = "| label | precision | recall | F1 | support |\n|---|---|---|---|---|\n" + "\n".join(
+        f"| {s.label} | {s.precision:.3f} | {s.recall:.3f} | {s.f1:.3f} | {s.support} |"
+        for s in report.checkpoints + report.violations
+    )
+    attributes = "| key | exact match | precision | F1 | support |\n|---|---|---|---|---|\n" + "\n".join(
+        f"| {a.key} | {a.exact_match:.3f} | {a.precision:.3f} | {a.f1:.3f} | {a.support} |"
+        for a in report.attributes
+    )
+    grades = report.grades
+    cards = {
+        "script": f"# Script checkpoints and violations\n\n{common}\nCheckpoint macro-F1 "
+        f"{report.checkpoint_macro_f1:.3f}; violation recall {report.violation_recall:.3f}.\n\n{table}\n",
+        "attributes": f"# Customer attributes (BIO)\n\n{common}\n{attributes}\n",
+        "intent": f"# Purchase-intent grade\n\n{common}\nAccuracy {grades.accuracy:.3f}; errors more than "
+        f"one grade away {grades.off_by_more_than_one:.3f}; ECE {grades.ece:.3f} (temperature-scaled).\n",
+    }
+    for task, text in cards.items():
+        (Path(directory) / task / "README.md").write_text(text, "utf-8")

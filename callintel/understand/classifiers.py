@@ -1,0 +1,320 @@
+"""Run the trained understanding models on one call: scorecard, attributes, intent, tags.
+
+Split like a transformers pipeline: ``preprocess`` (tokenise all turns of the call),
+``_forward`` (the only code that touches the device, one batched pass per model under
+``torch.inference_mode``), ``postprocess`` (typed results on the CPU).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
+
+from callintel.corpus.labels import ATTRIBUTES, CHECKPOINTS, VIOLATIONS
+from callintel.errors import ModelNotFound
+from callintel.normalize import Gazetteer, budget_band, normalize, timeline_bucket
+from callintel.scoring import ScoredTurn, Scorer, load_scorecards
+from callintel.understand.tasks import (
+    AttributeExample,
+    IntentExample,
+    ScriptExample,
+    encode_attributes,
+    encode_intent,
+    encode_script,
+    spans_from_tags,
+)
+from callintel.understand.training import collate, predict_logits
+from callintel.understand.types import (
+    AttributeEvidence,
+    AttributeValue,
+    IntentResult,
+    Tag,
+    Understanding,
+    UnderstandingModels,
+)
+
+logger = logging.getLogger(__name__)
+
+LIST_ATTRIBUTES = frozenset({"models_of_interest", "competitors", "usage", "concerns"})
+"""Attributes that collect every value mentioned; the others keep the latest mention."""
+
+
+@dataclass(frozen=True)
+class CallTurn:
+    """One turn of a call as the understanding stage needs it."""
+
+    role: str
+    text: str
+    start: float | None = None
+    end: float | None = None
+
+
+class Understander:
+    """The three trained models, the gazetteer and the scorecards, ready for calls."""
+
+    def __init__(self, directory: Path, models_dir: Path, device: str = "auto") -> None:
+        directory = Path(directory)
+        missing = [
+            t for t in ("script", "attributes", "intent") if not (directory / t / "config.json").is_file()
+        ]
+        if missing:
+            raise ModelNotFound(
+                f"understanding models {missing} are not trained in {directory}; run: callintel train"
+            )
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        self.directory = directory
+        self.tokenizers = {
+            t: AutoTokenizer.from_pretrained(directory / t) for t in ("script", "attributes", "intent")
+        }
+        self.script = (
+            AutoModelForSequenceClassification.from_pretrained(directory / "script").to(self.device).eval()
+        )
+        self.attributes = (
+            AutoModelForTokenClassification.from_pretrained(directory / "attributes").to(self.device).eval()
+        )
+        self.intent = (
+            AutoModelForSequenceClassification.from_pretrained(directory / "intent").to(self.device).eval()
+        )
+        self.temperature = float(getattr(self.intent.config, "calibration_temperature", 1.0))
+        self.gazetteer = Gazetteer.from_models_dir(models_dir)
+        self.scorecards = load_scorecards(models_dir)
+        self._scorers: dict[str, Scorer] = {}
+        info = (
+            json.loads((directory / "training.json").read_text("utf-8"))
+            if (directory / "training.json").is_file()
+            else {}
+        )
+        version = str(info.get("version", directory.name))
+        self.models = UnderstandingModels(
+            directory_version=version,
+            script=f"{version}/script",
+            attributes=f"{version}/attributes",
+            intent=f"{version}/intent",
+        )
+
+    def scorer(self, scenario: str) -> Scorer:
+        if scenario not in self.scorecards:
+            raise ValueError(f"unknown scenario {scenario!r}; scorecards: {sorted(self.scorecards)}")
+        if scenario not in self._scorers:
+            self._scorers[scenario] = Scorer(self.scorecards[scenario], embed=self.embed)
+        return self._scorers[scenario]
+
+    @torch.inference_mode()
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Sentence embeddings from the script model (mean of its last hidden states)."""
+        tokenizer = self.tokenizers["script"]
+        rows = encode_script(tokenizer, [ScriptExample("", t) for t in texts])
+        batch = collate(tokenizer, [{k: v for k, v in r.items() if k != "labels"} for r in rows], "script")
+        batch = {k: v.to(self.device) for k, v in batch.items()}
+        hidden = self.script.base_model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1)
+        return torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy()
+
+    def understand(
+        self, turns: Sequence[CallTurn], scenario: str, call_date: dt.date | None = None
+    ) -> Understanding:
+        """Score, extract and grade one call. Turns are in time order."""
+        call_date = call_date or dt.date.today()
+        scorer = self.scorer(scenario)
+        clock = time.perf_counter()
+        inputs = self.preprocess(turns)
+        outputs = self._forward(inputs)
+        result = self.postprocess(turns, inputs, outputs, scorer, scenario, call_date)
+        result.timings["understand"] = round(time.perf_counter() - clock, 3)
+        return result
+
+    def preprocess(self, turns: Sequence[CallTurn]) -> dict[str, Any]:
+        sales = [i for i, t in enumerate(turns) if t.role == "sales"]
+        customer = [i for i, t in enumerate(turns) if t.role == "customer"]
+        script_rows = encode_script(
+            self.tokenizers["script"],
+            [ScriptExample(turns[i - 1].text if i > 0 else "", turns[i].text) for i in sales],
+        )
+        attribute_examples = [AttributeExample(turns[i].text) for i in customer]
+        attribute_rows = encode_attributes(self.tokenizers["attributes"], attribute_examples)
+        offsets = (
+            self.tokenizers["attributes"](
+                [e.text for e in attribute_examples],
+                truncation=True,
+                max_length=128,
+                return_offsets_mapping=True,
+            )["offset_mapping"]
+            if customer
+            else []
+        )
+        customer_text = " | ".join(turns[i].text for i in customer)
+        intent_rows = encode_intent(self.tokenizers["intent"], [IntentExample(customer_text)])
+        return {
+            "sales": sales,
+            "customer": customer,
+            "script": script_rows,
+            "attributes": attribute_rows,
+            "offsets": offsets,
+            "intent": intent_rows,
+        }
+
+    def _forward(self, inputs: dict[str, Any]) -> dict[str, list[np.ndarray]]:
+        return {
+            "script": predict_logits("script", self.script, self.tokenizers["script"], inputs["script"])
+            if inputs["script"]
+            else [],
+            "attributes": predict_logits(
+                "attributes", self.attributes, self.tokenizers["attributes"], inputs["attributes"]
+            )
+            if inputs["attributes"]
+            else [],
+            "intent": predict_logits("intent", self.intent, self.tokenizers["intent"], inputs["intent"]),
+        }
+
+    def postprocess(
+        self,
+        turns: Sequence[CallTurn],
+        inputs: dict[str, Any],
+        outputs: dict[str, list[np.ndarray]],
+        scorer: Scorer,
+        scenario: str,
+        call_date: dt.date,
+    ) -> Understanding:
+        script_labels = [self.script.config.id2label[i] for i in range(self.script.config.num_labels)]
+        probabilities = {
+            index: dict(zip(script_labels, 1 / (1 + np.exp(-logits)), strict=True))
+            for index, logits in zip(inputs["sales"], outputs["script"], strict=True)
+        }
+        attributes: dict[str, list[tuple[Any, AttributeEvidence]]] = {}
+        concern_turns: set[int] = set()
+        bio = [self.attributes.config.id2label[i] for i in range(self.attributes.config.num_labels)]
+        for index, logits, offsets in zip(
+            inputs["customer"], outputs["attributes"], inputs["offsets"], strict=True
+        ):
+            soft = _softmax(logits)
+            tags = [bio[k] for k in soft.argmax(axis=1)]
+            text = turns[index].text
+            for start, end, key, score in spans_from_tags(offsets, tags, soft.max(axis=1).tolist()):
+                if key not in ATTRIBUTES:
+                    continue
+                value = normalize(key, text[start:end], call_date, self.gazetteer)
+                if value is None:
+                    continue
+                if key == "concerns":
+                    concern_turns.add(index)
+                turn = turns[index]
+                evidence = AttributeEvidence(
+                    index, turn.start, turn.end, text[start:end], round(float(score), 4)
+                )
+                attributes.setdefault(key, []).append((value, evidence))
+        scored = [
+            ScoredTurn(
+                index=i,
+                role="sales" if t.role == "sales" else "customer",
+                text=t.text,
+                start=t.start,
+                end=t.end,
+                checkpoints={k: float(probabilities[i][k]) for k in CHECKPOINTS}
+                if i in probabilities
+                else {},
+                violations={k: float(probabilities[i][k]) for k in VIOLATIONS} if i in probabilities else {},
+                customer_concern=i in concern_turns,
+            )
+            for i, t in enumerate(turns)
+        ]
+        scorecard = scorer.score(scored).to_dict()
+        grade_probabilities = _softmax(outputs["intent"][0] / self.temperature)
+        intent_labels = [self.intent.config.id2label[i] for i in range(self.intent.config.num_labels)]
+        intent = IntentResult(
+            grade=intent_labels[int(np.argmax(grade_probabilities))],
+            probabilities={
+                g: round(float(p), 4) for g, p in zip(intent_labels, grade_probabilities, strict=True)
+            },
+        )
+        merged = {key: _merge(key, values) for key, values in attributes.items()}
+        return Understanding(
+            scenario=scenario,
+            call_date=call_date.isoformat(),
+            scorecard=scorecard,
+            attributes=merged,
+            intent=intent,
+            tags=make_tags(merged, intent, scorecard),
+            models=self.models,
+        )
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _merge(key: str, values: list[tuple[Any, AttributeEvidence]]) -> AttributeValue:
+    """List attributes collect distinct values; the others keep the customer's latest word."""
+    if key in LIST_ATTRIBUTES:
+        distinct: list[Any] = []
+        for value, _ in values:
+            if value not in distinct:
+                distinct.append(value)
+        return AttributeValue(distinct, tuple(e for _, e in values))
+    value, evidence = values[-1]
+    return AttributeValue(value, (evidence,))
+
+
+def make_tags(
+    attributes: dict[str, AttributeValue], intent: IntentResult, scorecard: dict[str, Any]
+) -> tuple[Tag, ...]:
+    """DOMAIN.md's namespaced tags from an understanding."""
+    tags = [Tag("intent_grade", intent.grade, intent.probabilities[intent.grade])]
+
+    def confidence(item: AttributeValue) -> float:
+        return round(max(e.confidence for e in item.evidence), 4)
+
+    for key, tag_key in (
+        ("models_of_interest", "model_interest"),
+        ("competitors", "competitor"),
+        ("concerns", "concern"),
+        ("usage", "usage"),
+    ):
+        if key in attributes:
+            tags += [Tag(tag_key, str(v), confidence(attributes[key])) for v in attributes[key].value]
+    if "budget_cny" in attributes:
+        budget = attributes["budget_cny"].value
+        tags.append(
+            Tag(
+                "budget_band",
+                budget_band(budget.get("min"), budget.get("max")),
+                confidence(attributes["budget_cny"]),
+            )
+        )
+    if "purchase_timeline_days" in attributes:
+        days = attributes["purchase_timeline_days"].value
+        tags.append(
+            Tag("purchase_timeline", timeline_bucket(days), confidence(attributes["purchase_timeline_days"]))
+        )
+    for key in ("payment", "powertrain", "body_type"):
+        if key in attributes:
+            tags.append(Tag(key, str(attributes[key].value), confidence(attributes[key])))
+    if "trade_in" in attributes:
+        tags.append(
+            Tag(
+                "trade_in",
+                "yes" if attributes["trade_in"].value else "no",
+                confidence(attributes["trade_in"]),
+            )
+        )
+    tags.append(Tag("script_score", f"{scorecard['score']:.0f}", 1.0))
+    for key, item in scorecard["checkpoints"].items():
+        if not item["passed"] and item.get("applicable", True):
+            tags.append(Tag("script_missed", key, round(float(item["confidence"]), 4)))
+    for violation in scorecard["violations"]:
+        tags.append(Tag("violation", violation["type"], round(float(violation.get("confidence", 1.0)), 4)))
+    return tuple(tags)

@@ -1,0 +1,147 @@
+"""The understanding stage: tasks, tiny models trained by the test, transcripts, metrics."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from callintel.corpus import generate
+from callintel.understand.build import BuildConfig, build, corpus, evaluate, is_trained
+from callintel.understand.classifiers import CallTurn, Understander
+from callintel.understand.metrics import expected_calibration_error, grade_scores
+from callintel.understand.tasks import BIO_LABELS, bio_tags, spans_from_tags
+from callintel.understand.training import TrainConfig, fit_temperature
+from callintel.understand.transcripts import parse_transcript
+
+TINY = TrainConfig(epochs=1.0, batch_size=16, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64)
+
+
+def test_bio_tags_round_trip() -> None:
+    text = "我想看看领克08预算二十万左右"
+    offsets = [(0, 0)] + [(i, i + 1) for i in range(len(text))] + [(0, 0)]
+    spans = ((4, 8, "models_of_interest"), (10, 15, "budget_cny"))
+    tags = bio_tags(offsets, spans)
+    assert tags[0] is None and tags[-1] is None
+    assert tags[5] == "B-models_of_interest" and tags[6] == "I-models_of_interest"
+    assert tags[11] == "B-budget_cny"
+    decoded = spans_from_tags(offsets, [t or "O" for t in tags])
+    assert [(s, e, k) for s, e, k, _ in decoded] == list(spans)
+    assert set(BIO_LABELS) >= {t for t in tags if t}
+
+
+def test_calibration_error_and_temperature() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 5, 2000)
+    logits = rng.normal(size=(2000, 5))
+    logits[np.arange(2000), labels] += 2.0
+    overconfident = logits * 4  # sharper than the data warrants
+    probabilities = np.exp(overconfident) / np.exp(overconfident).sum(axis=1, keepdims=True)
+    temperature = fit_temperature(overconfident, labels)
+    assert temperature > 1.5  # the logits were sharpened 4x: calibration must soften them
+    calibrated = np.exp(overconfident / temperature)
+    calibrated /= calibrated.sum(axis=1, keepdims=True)
+    assert expected_calibration_error(calibrated, labels) < expected_calibration_error(probabilities, labels)
+    scores = grade_scores(("H", "A", "B", "C", "N"), labels, calibrated)
+    assert 0 < scores.accuracy < 1 and len(scores.confusion) == 5
+
+
+def test_parse_plain_and_json_transcripts() -> None:
+    plain = parse_transcript("销售：您好，欢迎光临\n客户: 我想看看领克08\n  预算二十万左右\nAgent: thanks")
+    assert [t.role for t in plain.turns] == ["sales", "customer", "sales"]
+    assert plain.turns[1].text.endswith("预算二十万左右")
+    js = parse_transcript(
+        json.dumps(
+            {
+                "language": "zh",
+                "scenario": "inbound_call",
+                "turns": [{"role": "customer", "text": "多少钱", "start": 1.0}],
+            }
+        )
+    )
+    assert js.scenario == "inbound_call" and js.turns[0].start == 1.0
+    for bad, message in [
+        ("hello there", "ROLE"),
+        ('{"turns": []}', "non-empty"),
+        ('{"turns": [{"role": "boss", "text": "x"}]}', "role"),
+        ('{"scenario": "garage", "turns": [{"role": "sales", "text": "x"}]}', "scenario"),
+        ("{not json", "invalid JSON"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            parse_transcript(bad)
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("understanding")
+    config = BuildConfig(
+        train_dialogues=60, dev_dialogues=20, vocab_size=800, script=TINY, attributes=TINY, intent=TINY
+    )
+    report = build(directory, config)
+    assert set(report["tasks"]) == {"script", "attributes", "intent"}
+    return directory
+
+
+def test_tiny_build_saves_transformers_models(tiny_models: Path) -> None:
+    assert is_trained(tiny_models)
+    config = json.loads((tiny_models / "intent" / "config.json").read_text())
+    assert config["model_type"] == "bert" and config["num_hidden_layers"] == 1
+    assert config["calibration_temperature"] > 0
+    assert set(config["id2label"].values()) == {"H", "A", "B", "C", "N"}
+    assert (tiny_models / "script" / "tokenizer.json").is_file()
+
+
+def test_understander_on_a_call(tiny_models: Path, settings) -> None:
+    understander = Understander(tiny_models, settings.models_dir, device="cpu")
+    dialogue = next(generate("heldout", 1, seed=5))
+    turns = [
+        CallTurn(t["role"], t["text"], float(i), float(i) + 0.9) for i, t in enumerate(dialogue["turns"])
+    ]
+    result = understander.understand(turns, dialogue["scenario"], dt.date(2026, 11, 23))
+    assert 0 <= result.scorecard["score"] <= 100
+    assert set(result.intent.probabilities) == {"H", "A", "B", "C", "N"}
+    assert sum(result.intent.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
+    assert result.tags[0].key == "intent_grade"
+    for item in result.scorecard["checkpoints"].values():
+        for evidence in item["evidence"]:  # every item points at a real turn and its time span
+            assert turns[evidence["turn"]].start == evidence["start"]
+    for value in result.attributes.values():
+        for evidence in value.evidence:
+            assert evidence.text in turns[evidence.turn].text
+    with pytest.raises(ValueError, match="unknown scenario"):
+        understander.understand(turns, "garage")
+
+
+def test_evaluate_reports_every_label(tiny_models: Path, settings) -> None:
+    report = evaluate(tiny_models, corpus("heldout", 30, seed=3), settings.models_dir)
+    assert len(report.checkpoints) == 9 and len(report.violations) == 4
+    assert 0.0 <= report.checkpoint_macro_f1 <= 1.0
+    assert sum(map(sum, report.grades.confusion)) == 30
+
+
+@pytest.mark.slow
+def test_default_models_held_out_regression_floors(understanding_dir: Path, settings) -> None:
+    """The default models on the held-out split (templates and phrase banks never trained on).
+
+    These are regression floors set below what was measured on 2026-11-23 (checkpoint
+    macro-F1 0.828, violation recall 0.54, models/timeline exact match 0.48/0.44, grade
+    accuracy 0.647). They are NOT the issue's targets (0.85, 0.80, 0.80, 0.75), which the
+    models do not meet yet; see models/understanding/README.md.
+    """
+    report = evaluate(understanding_dir, corpus("heldout", 600, seed=0), settings.models_dir)
+    assert report.checkpoint_macro_f1 >= 0.78, report.checkpoints
+    assert report.violation_recall >= 0.45, report.violations
+    exact = {a.key: a.exact_match for a in report.attributes}
+    assert exact["models_of_interest"] >= 0.40 and exact["purchase_timeline_days"] >= 0.35, exact
+    assert report.grades.accuracy >= 0.58, report.grades
+
+
+def test_calls_with_one_role_only(tiny_models: Path, settings) -> None:
+    understander = Understander(tiny_models, settings.models_dir, device="cpu")
+    only_customer = understander.understand([CallTurn("customer", "我想看看领克08")], "showroom")
+    assert not any(item["passed"] for item in only_customer.scorecard["checkpoints"].values())
+    only_sales = understander.understand([CallTurn("sales", "您好，欢迎光临")], "showroom")
+    assert set(only_sales.intent.probabilities) == {"H", "A", "B", "C", "N"}
