@@ -782,6 +782,11 @@ def _year_end(m: re.Match[str], day: dt.date) -> int:
     return (dt.date(day.year, 12, 31) - day).days
 
 
+def _this_month_end(m: re.Match[str], day: dt.date) -> int:
+    """月底 like 年底: the days left to the last day of the call's month."""
+    return calendar.monthrange(day.year, day.month)[1] - day.day
+
+
 def _next_year_end(m: re.Match[str], day: dt.date) -> int:
     return (dt.date(day.year + 1, 12, 31) - day).days
 
@@ -834,10 +839,8 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], TimelineRule], ...] = tuple(
         (_NUM + r"\s*(?:个)?\s*(?:周|星期|礼拜)(?![1-7日天])", _times(7)),
         (_NUM + r"\s*weeks?(?![a-z])", _times(7)),
         (r"(?:这|本)?(?:周|星期|礼拜)(?P<wd>[1-6日天])", _weekday),
-        (
-            r"这个?月|本月|月底|月内|月末|this month|end of (?:the|this) month|(?<![a-z])a month(?![a-z])",
-            _days(30),
-        ),
+        (r"这个?月|本月|月内|this month|(?<![a-z])a month(?![a-z])", _days(30)),
+        (r"(?:这个?|本)?月(?:底|末)|end of (?:the|this) month", _this_month_end),
         (r"下个?月|next month", _days(30)),
         (r"半个月|(?<![\d.])0\.5个月|half a month", _days(15)),
         (r"几个月", _days(90)),
@@ -882,13 +885,14 @@ def normalize_timeline(text: str, call_date: dt.date) -> int | None:
 
     Fixed spans: 今天/today -> 0; 马上/立刻/right away, 明天/tomorrow -> 1; 后天 -> 2; 大后天 -> 3;
     (过)几天/a few days -> 3; 尽快/asap -> 7; 这周/本周/周末/this week -> 7 (not the days left in the
-    week: DOMAIN.md); 下周/next week -> 14; 下下周 -> 21; 这个月/本月/月底/this month -> 30;
+    week: DOMAIN.md); 下周/next week -> 14; 下下周 -> 21; 这个月/本月/this month -> 30;
     下个月/next month -> 30 (DOMAIN.md); 半个月 -> 15; 一个季度 -> 90; 下个季度 -> 180;
     半年 -> 180; 明年/next year -> 365; 最近/近期/soon -> 30.
     Counted: N天/N days -> N; N周/N weeks -> 7N; N个月/N months -> 30N; N个季度 -> 90N;
     N年/N years -> 365N; a couple of / a few days, weeks, months -> 2 or 3 of them;
     两三天 -> 3 and 一两个月 -> 60 (a spoken range takes its upper end).
-    Dated: 年底/年前/年内/今年/by the end of the year -> days to 31 December of the call's year;
+    Dated: 月底/月末/end of the month -> days to the last day of the call's month (like 年底);
+    年底/年前/年内/今年/by the end of the year -> days to 31 December of the call's year;
     明年底 -> to 31 December of the next year; 春节(前)/过年/before Chinese New Year -> days to the
     next Spring Festival (a table of its dates 2023-2032, 1 February outside it); 年后/过完年 ->
     that plus 15; 国庆 -> to 1 October, 五一/劳动节 -> 1 May, 双十一 -> 11 November, 元旦 -> 1 January

@@ -566,3 +566,11 @@ def test_every_attribute_key_is_handled(gazetteer: Gazetteer) -> None:
 def test_unknown_key_names_the_valid_ones() -> None:
     with pytest.raises(ValueError, match="budget_cny.*concerns"):
         normalize("colour", "red", CALL_DATE)
+
+
+def test_month_end_counts_the_days_left_like_year_end() -> None:
+    from callintel.normalize import normalize_timeline
+
+    assert normalize_timeline("这个月底", dt.date(2026, 11, 23)) == 7
+    assert normalize_timeline("by the end of the month", dt.date(2026, 2, 10)) == 18
+    assert normalize_timeline("这个月", dt.date(2026, 11, 23)) == 30

@@ -451,7 +451,7 @@ class _Planner:
             value = {"min": a * 10000, "max": b * 10000}
         else:
             a = b = wan
-            value = {"min": 0, "max": wan * 10000}
+            value = {"min": None, "max": wan * 10000}  # open below, as callintel.normalize reads it
         tmpl = rng.choice(lex[f"budget_{kind}"])
         text = tmpl.format(n=self._num(a, zh, tmpl), a=self._num(a, zh, tmpl), b=self._num(b, zh, tmpl))
         if zh and "万" in text and rng.random() < 0.15 and text.count("万") == 1:

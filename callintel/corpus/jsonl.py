@@ -30,8 +30,11 @@ def _check_value(key: str, value: Any) -> str | None:
         if not isinstance(value, Mapping) or set(value) != {"min", "max"}:
             return "budget_cny value must be {min, max}"
         lo, hi = value["min"], value["max"]
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (lo, hi)) or lo > hi or lo < 0:
-            return f"budget_cny needs integers 0 <= min <= max, got {dict(value)}"
+        bounds = [v for v in (lo, hi) if v is not None]
+        if not bounds or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in bounds):
+            return f"budget_cny needs non-negative integers (null for an open end), got {dict(value)}"
+        if lo is not None and hi is not None and lo > hi:
+            return f"budget_cny min must not exceed max, got {dict(value)}"
         return None
     if key in ("models_of_interest", "competitors", "household"):
         return None if isinstance(value, str) and value.strip() else f"{key} value must be a non-empty string"
