@@ -13,7 +13,7 @@ from callintel.corpus import generate
 from callintel.understand.build import BuildConfig, build, corpus, evaluate, is_trained
 from callintel.understand.classifiers import CallTurn, Understander
 from callintel.understand.metrics import expected_calibration_error, grade_scores
-from callintel.understand.tasks import BIO_LABELS, bio_tags, spans_from_tags
+from callintel.understand.tasks import BIO_LABELS, bio_tags, spans_from_tags, word_span
 from callintel.understand.training import TrainConfig, fit_temperature
 from callintel.understand.transcripts import parse_transcript
 
@@ -145,3 +145,11 @@ def test_calls_with_one_role_only(tiny_models: Path, settings) -> None:
     assert not any(item["passed"] for item in only_customer.scorecard["checkpoints"].values())
     only_sales = understander.understand([CallTurn("sales", "您好，欢迎光临")], "showroom")
     assert set(only_sales.intent.probabilities) == {"H", "A", "B", "C", "N"}
+
+
+def test_spans_are_widened_to_whole_latin_words_only() -> None:
+    text = "we just got two kids, 预算二十万"
+    assert text[word_span(text, 4, 7)[0] : word_span(text, 4, 7)[1]] == "just"  # "ust" -> "just"
+    assert word_span(text, 16, 20) == (16, 20)  # "kids" already whole
+    assert word_span(text, 17, 19) == (16, 20)  # "id" -> "kids"
+    assert word_span(text, 24, 26) == (24, 26)  # Chinese characters are whole tokens

@@ -45,6 +45,7 @@ from callintel.understand.tasks import (
     intent_examples,
     script_examples,
     spans_from_tags,
+    word_span,
 )
 from callintel.understand.tokenizer import train_tokenizer
 from callintel.understand.training import (
@@ -231,6 +232,7 @@ def evaluate(directory: Path, dialogues: Sequence[Mapping[str, Any]], models_dir
             gold = {(a["key"], _canonical(a["value"])) for a in turn.get("attributes", ())}
             found = set()
             for start, end, key, _ in spans_from_tags(offset, tags):
+                start, end = word_span(turn["text"], start, end)
                 value = normalize(key, turn["text"][start:end], call_date, gazetteer)
                 if value is not None:
                     found.add((key, _canonical(value)))

@@ -32,6 +32,7 @@ from callintel.understand.tasks import (
     encode_intent,
     encode_script,
     spans_from_tags,
+    word_span,
 )
 from callintel.understand.training import collate, predict_logits
 from callintel.understand.types import (
@@ -205,6 +206,7 @@ class Understander:
             for start, end, key, score in spans_from_tags(offsets, tags, soft.max(axis=1).tolist()):
                 if key not in ATTRIBUTES:
                     continue
+                start, end = word_span(text, start, end)
                 value = normalize(key, text[start:end], call_date, self.gazetteer)
                 if value is None:
                     continue

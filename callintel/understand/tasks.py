@@ -163,6 +163,23 @@ def spans_from_tags(
     return spans
 
 
+def word_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen a span that starts or ends inside a Latin word to the whole word.
+
+    English words are split into Unigram pieces, so a predicted span can cut one ("ust" of
+    "just"); Chinese characters are whole tokens and are never widened.
+    """
+
+    def latin(ch: str) -> bool:
+        return ch.isascii() and ch.isalnum()
+
+    while 0 < start < len(text) and latin(text[start - 1]) and latin(text[start]):
+        start -= 1
+    while 0 < end < len(text) and latin(text[end - 1]) and latin(text[end]):
+        end += 1
+    return start, end
+
+
 def _close(spans: list[tuple[int, int, str, float]], current: list[Any] | None) -> None:
     if current is not None:
         spans.append((current[0], current[1], current[2], current[3] / current[4]))
