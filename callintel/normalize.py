@@ -29,6 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rapidfuzz import fuzz, process
 
+from callintel.corpus.labels import ATTRIBUTES
 from callintel.errors import ConfigError
 from callintel.transcribe import to_simplified
 
@@ -38,41 +39,8 @@ Powertrain = Literal["ev", "phev", "erev", "hybrid", "ice"]
 BodyType = Literal["suv", "sedan", "mpv", "hatchback", "wagon"]
 Payment = Literal["full", "loan", "lease"]
 
-POWERTRAINS: tuple[str, ...] = ("ev", "phev", "erev", "hybrid", "ice")
-BODY_TYPES: tuple[str, ...] = ("suv", "sedan", "mpv", "hatchback", "wagon")
-PAYMENTS: tuple[str, ...] = ("full", "loan", "lease")
-USAGES: tuple[str, ...] = ("commute", "family", "long_distance", "business", "ride_hailing", "leisure")
-CONCERNS: tuple[str, ...] = (
-    "price",
-    "range",
-    "charging",
-    "space",
-    "safety",
-    "maintenance",
-    "resale",
-    "delivery_time",
-    "reliability",
-    "fuel_economy",
-    "comfort",
-    "performance",
-    "smart_features",
-    "financing",
-    "trade_in_value",
-    "insurance",
-)
-ATTRIBUTE_KEYS: tuple[str, ...] = (
-    "budget_cny",
-    "models_of_interest",
-    "competitors",
-    "purchase_timeline_days",
-    "payment",
-    "trade_in",
-    "powertrain",
-    "body_type",
-    "usage",
-    "household",
-    "concerns",
-)
+# The value sets and keys are DOMAIN.md's, shared with the corpus (one definition).
+ATTRIBUTE_KEYS = ATTRIBUTES
 
 NormalizedValue = int | str | bool | dict[str, int | None]
 """What ``normalize`` returns for a span it can read (it returns None otherwise)."""

@@ -7,13 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from callintel.corpus.labels import BODY_TYPES, CONCERNS, POWERTRAINS, USAGES
 from callintel.errors import ConfigError
 from callintel.normalize import (
     ATTRIBUTE_KEYS,
-    BODY_TYPES,
-    CONCERNS,
-    POWERTRAINS,
-    USAGES,
     Gazetteer,
     budget_band,
     normalize,

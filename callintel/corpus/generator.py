@@ -441,7 +441,7 @@ class _Planner:
             wan = round(wan / 5) * 5
         kind = rng.choices(["about", "range", "cap"], [0.55, 0.3, 0.15])[0]
         if kind == "about":
-            value = {"min": round(wan * 9000), "max": round(wan * 11000)}
+            value: dict[str, int | None] = {"min": round(wan * 9000), "max": round(wan * 11000)}
             a, b = wan, wan
         elif kind == "range":
             a = max(3, wan - rng.choice([2, 3, 5]))
