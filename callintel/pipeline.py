@@ -196,7 +196,7 @@ class Pipeline:
         timings["language"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        words, removed, detected = self._transcribe(audio, layout, asr_options, progress)
+        words, removed, detected = self._transcribe(audio, mono, layout, asr_options, progress)
         if language is None:
             language, language_probability = detected
         timings["transcribe"] = time.perf_counter() - clock
@@ -287,7 +287,12 @@ class Pipeline:
         return replace(asr_options, language=language, hotwords=hotwords), language, probability
 
     def _transcribe(
-        self, audio: Audio, layout: ChannelLayout, asr_options: TranscriptionOptions, progress: ProgressHook
+        self,
+        audio: Audio,
+        mono: np.ndarray,
+        layout: ChannelLayout,
+        asr_options: TranscriptionOptions,
+        progress: ProgressHook,
     ) -> tuple[list[AttributedWord], list[RemovedText], tuple[str, float]]:
         """Words of each channel (stereo: S1 left, S2 right; mono: all S1 for now)."""
         channels = (0, 1) if layout == "stereo" else (None,)
@@ -296,7 +301,7 @@ class Pipeline:
         removed: list[RemovedText] = []
         detected = ("", 0.0)
         for index, channel in enumerate(channels):
-            samples = audio.mono() if channel is None else audio.samples[channel]
+            samples = mono if channel is None else audio.samples[channel]
             offset = index * audio.duration
 
             def hook(done: float, offset: float = offset) -> None:

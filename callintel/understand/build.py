@@ -32,6 +32,7 @@ from callintel.understand.metrics import (
     LabelScore,
     grade_scores,
     label_scores,
+    softmax,
 )
 from callintel.understand.tasks import (
     BIO_LABELS,
@@ -222,9 +223,7 @@ def evaluate(directory: Path, dialogues: Sequence[Mapping[str, Any]], models_dir
         rows = encode_attributes(tokenizer, examples_a)
         if not rows:
             continue
-        offsets = tokenizer(
-            [e.text for e in examples_a], truncation=True, max_length=128, return_offsets_mapping=True
-        )["offset_mapping"]
+        offsets = [row["offset_mapping"] for row in rows]
         for turn, logit, offset in zip(
             turns, predict_logits("attributes", model, tokenizer, rows), offsets, strict=True
         ):
@@ -244,9 +243,7 @@ def evaluate(directory: Path, dialogues: Sequence[Mapping[str, Any]], models_dir
     logits = np.stack(
         predict_logits("intent", model, tokenizer, encode_intent(tokenizer, intent_examples(dialogues)))
     )
-    shifted = logits / temperature
-    probabilities = np.exp(shifted - shifted.max(axis=1, keepdims=True))
-    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    probabilities = softmax(logits / temperature)
     grades = grade_scores(GRADES, np.array([GRADES.index(d["grade"]) for d in dialogues]), probabilities)
 
     return EvalReport(

@@ -24,7 +24,9 @@ from callintel.corpus.labels import ATTRIBUTES, CHECKPOINTS, VIOLATIONS
 from callintel.errors import ModelNotFound
 from callintel.normalize import Gazetteer, budget_band, normalize, timeline_bucket
 from callintel.scoring import ScoredTurn, Scorer, load_scorecards
+from callintel.understand.metrics import softmax
 from callintel.understand.tasks import (
+    CUSTOMER_SEPARATOR,
     AttributeExample,
     IntentExample,
     ScriptExample,
@@ -144,19 +146,11 @@ class Understander:
             self.tokenizers["script"],
             [ScriptExample(turns[i - 1].text if i > 0 else "", turns[i].text) for i in sales],
         )
-        attribute_examples = [AttributeExample(turns[i].text) for i in customer]
-        attribute_rows = encode_attributes(self.tokenizers["attributes"], attribute_examples)
-        offsets = (
-            self.tokenizers["attributes"](
-                [e.text for e in attribute_examples],
-                truncation=True,
-                max_length=128,
-                return_offsets_mapping=True,
-            )["offset_mapping"]
-            if customer
-            else []
+        attribute_rows = encode_attributes(
+            self.tokenizers["attributes"], [AttributeExample(turns[i].text) for i in customer]
         )
-        customer_text = " | ".join(turns[i].text for i in customer)
+        offsets = [row["offset_mapping"] for row in attribute_rows]
+        customer_text = CUSTOMER_SEPARATOR.join(turns[i].text for i in customer)
         intent_rows = encode_intent(self.tokenizers["intent"], [IntentExample(customer_text)])
         return {
             "sales": sales,
@@ -200,7 +194,7 @@ class Understander:
         for index, logits, offsets in zip(
             inputs["customer"], outputs["attributes"], inputs["offsets"], strict=True
         ):
-            soft = _softmax(logits)
+            soft = softmax(logits)
             tags = [bio[k] for k in soft.argmax(axis=1)]
             text = turns[index].text
             for start, end, key, score in spans_from_tags(offsets, tags, soft.max(axis=1).tolist()):
@@ -233,7 +227,7 @@ class Understander:
             for i, t in enumerate(turns)
         ]
         scorecard = scorer.score(scored).to_dict()
-        grade_probabilities = _softmax(outputs["intent"][0] / self.temperature)
+        grade_probabilities = softmax(outputs["intent"][0] / self.temperature)
         intent_labels = [self.intent.config.id2label[i] for i in range(self.intent.config.num_labels)]
         intent = IntentResult(
             grade=intent_labels[int(np.argmax(grade_probabilities))],
@@ -251,12 +245,6 @@ class Understander:
             tags=make_tags(merged, intent, scorecard),
             models=self.models,
         )
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    e = np.exp(shifted)
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _merge(key: str, values: list[tuple[Any, AttributeEvidence]]) -> AttributeValue:

@@ -110,11 +110,13 @@ def encode_attributes(
         max_length=MAX_LENGTH["attributes"],
         return_offsets_mapping=True,
     )
+    # Each row keeps its ``offset_mapping`` (characters of the prepared text, which has the
+    # same offsets as the original): inference maps predicted tags back to spans with it.
     rows = _rows(encoded, len(examples))
     index = {label: i for i, label in enumerate(BIO_LABELS)}
     for row, example in zip(rows, examples, strict=True):
-        offsets = row.pop("offset_mapping")
-        row["labels"] = [index[tag] if tag is not None else -100 for tag in bio_tags(offsets, example.spans)]
+        tags = bio_tags(row["offset_mapping"], example.spans)
+        row["labels"] = [index[tag] if tag is not None else -100 for tag in tags]
     return rows
 
 

@@ -111,8 +111,9 @@ def seed_everything(seed: int) -> None:
 
 
 def collate(tokenizer: PreTrainedTokenizerBase, rows: Sequence[dict[str, Any]], task: Task) -> dict[str, Any]:
-    """Pad a batch; token labels are padded with -100 (ignored by the loss)."""
-    features = [{k: v for k, v in row.items() if k != "labels"} for row in rows]
+    """Pad a batch of the model's inputs; token labels are padded with -100 (ignored by the loss)."""
+    inputs = set(tokenizer.model_input_names)
+    features = [{k: v for k, v in row.items() if k in inputs} for row in rows]
     batch = dict(tokenizer.pad(features, return_tensors="pt"))
     if rows and "labels" in rows[0]:
         if task == "attributes":
