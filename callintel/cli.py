@@ -250,7 +250,10 @@ def train(
     ] = None,
     if_missing: Annotated[bool, typer.Option(help="Do nothing when the default models are trained.")] = False,
 ) -> None:
-    """Train the understanding models on the generated corpus (seeded; not yet bit-reproducible, see the model card)."""
+    """Train the understanding models on the generated corpus.
+
+    Seeded, but not yet bit-reproducible (the tokenizer trainer): see the model card.
+    """
     from callintel.corpus.jsonl import read_jsonl
     from callintel.understand import build
 
