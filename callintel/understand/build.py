@@ -26,7 +26,8 @@ from transformers import AutoModelForSequenceClassification, AutoModelForTokenCl
 
 from callintel.corpus import generate
 from callintel.corpus.labels import CHECKPOINTS, GRADES
-from callintel.normalize import Gazetteer, normalize
+from callintel.normalize import Gazetteer
+from callintel.understand.extract import read_mentions
 from callintel.understand.metrics import (
     AttributeTally,
     GradeScores,
@@ -46,8 +47,6 @@ from callintel.understand.tasks import (
     encode_script,
     intent_examples,
     script_examples,
-    spans_from_tags,
-    word_span,
 )
 from callintel.understand.tokenizer import train_tokenizer
 from callintel.understand.training import (
@@ -228,15 +227,9 @@ def evaluate(directory: Path, dialogues: Sequence[Mapping[str, Any]], models_dir
         for turn, logit, offset in zip(
             turns, predict_logits("attributes", model, tokenizer, rows), offsets, strict=True
         ):
-            tags = [BIO_LABELS[i] for i in logit.argmax(axis=1)]
             gold = {(a["key"], _canonical(a["value"])) for a in turn.get("attributes", ())}
-            found = set()
-            for start, end, key, _ in spans_from_tags(offset, tags):
-                start, end = word_span(turn["text"], start, end)
-                value = normalize(key, turn["text"][start:end], call_date, gazetteer)
-                if value is not None:
-                    found.add((key, _canonical(value)))
-            tally.add(gold, found)
+            mentions = read_mentions(turn["text"], softmax(logit), offset, BIO_LABELS, call_date, gazetteer)
+            tally.add(gold, {(m.key, _canonical(m.value)) for m in mentions})
 
     tokenizer = AutoTokenizer.from_pretrained(directory / "intent")
     model = AutoModelForSequenceClassification.from_pretrained(directory / "intent")

@@ -20,10 +20,11 @@ import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
-from callintel.corpus.labels import ATTRIBUTES, CHECKPOINTS, VIOLATIONS
+from callintel.corpus.labels import CHECKPOINTS, VIOLATIONS
 from callintel.errors import ModelNotFound
-from callintel.normalize import Gazetteer, budget_band, normalize, timeline_bucket
+from callintel.normalize import Gazetteer, budget_band, timeline_bucket
 from callintel.scoring import ScoredTurn, Scorer, load_scorecards
+from callintel.understand.extract import read_mentions
 from callintel.understand.metrics import softmax
 from callintel.understand.tasks import (
     CUSTOMER_SEPARATOR,
@@ -33,8 +34,6 @@ from callintel.understand.tasks import (
     encode_attributes,
     encode_intent,
     encode_script,
-    spans_from_tags,
-    word_span,
 )
 from callintel.understand.training import collate, predict_logits
 from callintel.understand.types import (
@@ -194,23 +193,12 @@ class Understander:
         for index, logits, offsets in zip(
             inputs["customer"], outputs["attributes"], inputs["offsets"], strict=True
         ):
-            soft = softmax(logits)
-            tags = [bio[k] for k in soft.argmax(axis=1)]
-            text = turns[index].text
-            for start, end, key, score in spans_from_tags(offsets, tags, soft.max(axis=1).tolist()):
-                if key not in ATTRIBUTES:
-                    continue
-                start, end = word_span(text, start, end)
-                value = normalize(key, text[start:end], call_date, self.gazetteer)
-                if value is None:
-                    continue
-                if key == "concerns":
+            turn = turns[index]
+            for mention in read_mentions(turn.text, softmax(logits), offsets, bio, call_date, self.gazetteer):
+                if mention.key == "concerns":
                     concern_turns.add(index)
-                turn = turns[index]
-                evidence = AttributeEvidence(
-                    index, turn.start, turn.end, text[start:end], round(float(score), 4)
-                )
-                attributes.setdefault(key, []).append((value, evidence))
+                evidence = AttributeEvidence(index, turn.start, turn.end, mention.text, mention.score)
+                attributes.setdefault(mention.key, []).append((mention.value, evidence))
         scored = [
             ScoredTurn(
                 index=i,
