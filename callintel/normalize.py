@@ -554,7 +554,11 @@ _QUANTITY = re.compile(
     r"days?|weeks?|months?|years?|kids?|children|seats?|people|miles?|kilomet))"
 )
 _RANGE_SEPARATOR = re.compile(r"\s*(?:到|至|-|~|～|—|–|to|and|或者|或|or)\s*")
-_UNIT_WAN = re.compile(r"(?<=[\d零〇一二两三四五六七八九十百几多来])\s*个?\s*(?:万|w|wan)(?![a-z])")
+_UNIT_WAN = re.compile(
+    r"(?<=[\d零〇一二两三四五六七八九十百几多来])\s*(?:个?\s*(?:万|w|wan)(?![a-z])"
+    # 二十个 / 二十个左右 / 二十到三十个: a bare 个 ending an amount is 万 in car-price talk
+    r"|个(?=\s*(?:左右|上下|的样子|以内|之内|以下|以上|出头|吧|啊|呢|到|至|-|~|～|[，。,.!?；;]|$)))"
+)
 _UNIT_SCALE = {"W": 10_000, "k": 1_000, "千": 1_000, "thousand": 1_000, "grand": 1_000}
 _MILLION = 1_000_000
 _BUDGET_LIMITS = (10_000, 50_000_000)
@@ -563,7 +567,7 @@ _BUDGET_MODIFIERS = _compile(
     {
         "upper": [
             "以内", "之内", "以下", "内(?!饰|部|容|心|存)", "不超过", "不能超过", "别超过", "不要超过",
-            "最多", "顶多", "封顶", "不到", "不足", "低于", "少于", "控制在", "under", "below", "less than",
+            "最多", "顶多", "封顶", "不到", "不足", "低于", "少于", "under", "below", "less than",
             "up to", "at most", "no more than", "not more than", "max(?:imum)?", "within", "tops",
             "or less",
         ],
@@ -571,10 +575,13 @@ _BUDGET_MODIFIERS = _compile(
             "以上", "起步", "起码", "至少", "最少", "不低于", "不少于", "超过", "多于", "往上", "over",
             "above", "more than", "at least", "minimum", "or more", "plus",
         ],
+        # 控制在20万 caps the budget, 控制在20万左右 only aims at it: weaker than 左右
+        "aim": ["控制在"],
         "slightly_over": ["出头", "a bit over", "just over", "slightly over", "a little over"],
         "approx": [
             "左右", "上下", "差不多", "大概", "大约", "约", "估计", "将近", "接近", "前后", "around",
-            "about", "roughly", "approximately", "approx", "give or take", "or so", "ish",
+            "about", "roughly", "approximately", "approx", "give or take", "or so", "ish", "的样子",
+            "something like", "in the region of", "ballpark", "or thereabouts", "more or less",
         ],
     }
 )
@@ -625,7 +632,10 @@ def normalize_budget(text: str) -> tuple[int | None, int | None] | None:
 
     - a range, 15到20万, 十五到二十万, 15-20万, 150k to 200k, between 150k and 200k -> (150000, 200000);
       the unit of the second number carries to the first; spoken pairs 十五六万 -> (150000, 160000);
-    - about, 二十万左右 / 上下 / 差不多 / 大概 / 二十来万 / around 200k -> +-10%: (180000, 220000);
+    - about, 二十万左右 / 上下 / 差不多 / 大概 / 的样子 / 二十来万 / around / something like 200k
+      -> +-10%: (180000, 220000);
+    - 二十个 (colloquial) is 二十万 when the amount ends there (二十个左右, 二十到三十个);
+    - 控制在20万 caps it, (None, 200000), but 控制在20万左右 is about 20万;
     - open above, 20万以内 / 不超过20万 / 最多 / 不到 / under 200k -> (None, 200000);
     - open below, 30万以上 / 至少 / 不低于 / over 300k / at least -> (300000, None);
     - 二十多万, 二十几万 -> (200000, 300000) (the next step of the number's last digit), 十几万 ->
@@ -671,6 +681,8 @@ def normalize_budget(text: str) -> tuple[int | None, int | None] | None:
         return round(q.low), round(q.low * 1.1)
     if (q.approx or "approx" in kinds) and q.low == q.high:
         return round(q.low * 0.9), round(q.high * 1.1)
+    if "aim" in kinds:
+        return None, round(q.high)
     return round(q.low), round(q.high)
 
 
@@ -759,6 +771,10 @@ def _next_year_end(m: re.Match[str], day: dt.date) -> int:
     return (dt.date(day.year + 1, 12, 31) - day).days
 
 
+def _next_mid_year(m: re.Match[str], day: dt.date) -> int:
+    return (dt.date(day.year + 1, 7, 1) - day).days
+
+
 def _spring_festival(offset: int) -> TimelineRule:
     return lambda m, day: (_next_spring_festival(day) - day).days + offset
 
@@ -797,7 +813,8 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], TimelineRule], ...] = tuple(
         (_NUM + r"\s*days?(?![a-z])", _times(1)),
         (
             r"这周|本周|这个?星期|这个?礼拜|周末|这周末|"
-            r"this week(?:end)?|the weekend|end of (?:the|this) week",
+            r"this week(?:end)?|the weekend|end of (?:the|this) week|within the week|"
+            r"before the week is out",
             _days(7),
         ),
         (r"(?<![a-z])(?:a|one) week(?![a-z])", _days(7)),
@@ -808,7 +825,10 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], TimelineRule], ...] = tuple(
         (_NUM + r"\s*weeks?(?![a-z])", _times(7)),
         (r"(?:这|本)?(?:周|星期|礼拜)(?P<wd>[1-6日天])", _weekday),
         (r"这个?月|本月|月内|this month|(?<![a-z])a month(?![a-z])", _days(30)),
-        (r"(?:这个?|本)?月(?:底|末)|end of (?:the|this) month", _this_month_end),
+        (
+            r"(?:这个?|本)?月(?:底|末)|end of (?:the|this) month|before the month is out|month[- ]end",
+            _this_month_end,
+        ),
         (r"下个?月|next month", _days(30)),
         (r"半个月|(?<![\d.])0\.5个月|half a month", _days(15)),
         (r"几个月", _days(90)),
@@ -826,12 +846,17 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], TimelineRule], ...] = tuple(
         (r"明年|next year", _days(365)),
         (r"明年年?底|明年年末|end of next year", _next_year_end),
         (
+            r"明年年?初|明年开年|(?:the )?(?:start|beginning) of next year|early next year",
+            _until(1, 1),
+        ),
+        (r"明年年?中|(?:the )?middle of next year|mid[- ]next year", _next_mid_year),
+        (
             r"年底|年末|年前|年内|今年|岁末|年终|this year|end of (?:the|this) year|year[ -]end|"
             r"by (?:the )?end of (?:the )?year",
             _year_end,
         ),
         (
-            r"春节|过年|(?:chinese|lunar) new year|spring festival|(?<![a-z])cny(?![a-z])",
+            r"春节|过年|开年|(?:chinese|lunar) new year|spring festival|(?<![a-z])cny(?![a-z])",
             _spring_festival(0),
         ),
         (
@@ -859,11 +884,13 @@ def normalize_timeline(text: str, call_date: dt.date) -> int | None:
     Counted: N天/N days -> N; N周/N weeks -> 7N; N个月/N months -> 30N; N个季度 -> 90N;
     N年/N years -> 365N; a couple of / a few days, weeks, months -> 2 or 3 of them;
     两三天 -> 3 and 一两个月 -> 60 (a spoken range takes its upper end).
-    Dated: 月底/月末/end of the month -> days to the last day of the call's month (like 年底);
-    年底/年前/年内/今年/by the end of the year -> days to 31 December of the call's year;
-    明年底 -> to 31 December of the next year; 春节(前)/过年/before Chinese New Year -> days to the
-    next Spring Festival (a table of its dates 2023-2032, 1 February outside it); 年后/过完年 ->
-    that plus 15; 国庆 -> to 1 October, 五一/劳动节 -> 1 May, 双十一 -> 11 November, 元旦 -> 1 January
+    Dated: 月底/月末/end of the month/before the month is out -> days to the last day of the
+    call's month (like 年底); 年底/年前/年内/今年/by the end of the year -> days to 31 December
+    of the call's year; 明年底 -> to 31 December of the next year; 明年初/start of next year ->
+    to 1 January; 明年年中/middle of next year -> to 1 July of the next year;
+    春节(前)/过年/开年/before Chinese New Year -> days to the next Spring Festival (a table of
+    its dates 2023-2032, 1 February outside it); 年后/过完年 -> that plus 15; 国庆 -> to
+    1 October, 五一/劳动节 -> 1 May, 双十一 -> 11 November, 元旦 -> 1 January
     (the next one); N月(份/底) -> to the end of that month; 周三/星期五 -> days to that weekday.
     No rush (不急, 还早, 再说, no rush, just looking) says no time and gives None.
     When several spans are said, the last wins: people correct themselves (这周不行，下周吧 -> 14).

@@ -258,6 +258,12 @@ def test_unrelated_word_is_no_near_miss(gazetteer: Gazetteer, text: str) -> None
         ("about two hundred thousand yuan", (180000, 220000)),
         ("1.5 million", (1500000, 1500000)),
         ("$300,000", (300000, 300000)),
+        ("二十个左右", (180000, 220000)),  # colloquial 个 for 万
+        ("能拿出二十到三十个", (200000, 300000)),
+        ("29万的样子", (261000, 319000)),
+        ("something like 280k", (252000, 308000)),
+        ("总价控制在20万", (None, 200000)),
+        ("总价控制在16万上下吧", (144000, 176000)),
     ],
 )
 def test_budget(text: str, expected: tuple[int | None, int | None]) -> None:
@@ -265,7 +271,19 @@ def test_budget(text: str, expected: tuple[int | None, int | None]) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "hello", "下个月", "我有两个孩子", "开了10万公里", "千万别买", "月供3000", "2 kids"]
+    "text",
+    [
+        "",
+        "hello",
+        "下个月",
+        "我有两个孩子",
+        "开了10万公里",
+        "千万别买",
+        "月供3000",
+        "2 kids",
+        "两个多月",
+        "三个人",
+    ],
 )
 def test_no_budget(text: str) -> None:
     assert normalize_budget(text) is None
@@ -339,6 +357,13 @@ def test_budget_band_needs_a_bound() -> None:
         ("双十一", 353),
         ("这周不行，下周吧", 14),  # the last said wins
         ("周三", 2),  # the call is on a Monday
+        ("within the week", 7),
+        ("before the month is out", 7),  # to 30 November
+        ("开年", 75),  # the next Spring Festival
+        ("明年初", 39),  # to 1 January 2027
+        ("at the start of next year", 39),
+        ("明年年中", 220),  # to 1 July 2027
+        ("by the middle of next year", 220),
     ],
 )
 def test_timeline(text: str, expected: int) -> None:
