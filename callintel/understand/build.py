@@ -27,7 +27,9 @@ from transformers import AutoModelForSequenceClassification, AutoModelForTokenCl
 from callintel.corpus import generate
 from callintel.corpus.labels import CHECKPOINTS, GRADES
 from callintel.normalize import Gazetteer
-from callintel.understand.extract import read_mentions
+from callintel.settings import Settings
+from callintel.understand.extract import Mention, read_mentions
+from callintel.understand.intent import combine_with_timeline, fit_reliability
 from callintel.understand.metrics import (
     AttributeTally,
     GradeScores,
@@ -100,6 +102,10 @@ def is_trained(directory: Path) -> bool:
     )
 
 
+def is_trained_task(directory: Path, task: Task) -> bool:
+    return (Path(directory) / task / "config.json").is_file()
+
+
 def corpus(split: str, n: int, seed: int) -> list[dict[str, Any]]:
     return list(generate(split, n, seed=seed))  # type: ignore[arg-type]
 
@@ -120,8 +126,14 @@ def build(
     base_model: str | None = None,
     epochs: float | None = None,
     progress: ProgressHook = _no_progress,
+    models_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Train ``tasks`` into ``directory`` (each in ``directory/<task>``), atomically per task."""
+    """Train ``tasks`` into ``directory`` (each in ``directory/<task>``), atomically per task.
+
+    The intent model's calibration (temperature, and the weight of a stated timeline when an
+    attribute model is in ``directory``) is fitted on a development split; ``models_dir``
+    holds the gazetteer used to read the timelines (default: the settings' models dir).
+    """
     started = time.perf_counter()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     directory = Path(directory)
@@ -160,6 +172,12 @@ def build(
             temperature = fit_temperature(logits, labels)
             model.config.calibration_temperature = temperature
             entry["calibration_temperature"] = round(temperature, 4)
+            if is_trained_task(directory, "attributes"):
+                gazetteer = Gazetteer.from_models_dir(models_dir or Settings().models_dir)
+                timelines = [stated_timeline(m) for m in read_dialogues(directory, dev, gazetteer)]
+                reliability = fit_reliability(softmax(logits / temperature), labels, GRADES, timelines)
+                model.config.timeline_reliability = reliability
+                entry["timeline_reliability"] = reliability
         staging = directory / f".{task}.tmp"
         shutil.rmtree(staging, ignore_errors=True)
         model.save_pretrained(staging)
@@ -213,23 +231,13 @@ def evaluate(directory: Path, dialogues: Sequence[Mapping[str, Any]], models_dir
     v_pred = predicted[:, len(CHECKPOINTS) :]
     violation_recall = float((v_truth & v_pred).sum() / max(1, v_truth.sum()))
 
-    tokenizer = AutoTokenizer.from_pretrained(directory / "attributes")
-    model = AutoModelForTokenClassification.from_pretrained(directory / "attributes")
     tally = AttributeTally()
-    for dialogue in dialogues:
-        call_date = dt.date.fromisoformat(dialogue["call_date"])
+    mentions = read_dialogues(directory, dialogues, gazetteer)
+    for dialogue, per_turn in zip(dialogues, mentions, strict=True):
         turns = [t for t in dialogue["turns"] if t["role"] == "customer"]
-        examples_a = attribute_examples([{"turns": turns}])
-        rows = encode_attributes(tokenizer, examples_a)
-        if not rows:
-            continue
-        offsets = [row["offset_mapping"] for row in rows]
-        for turn, logit, offset in zip(
-            turns, predict_logits("attributes", model, tokenizer, rows), offsets, strict=True
-        ):
+        for turn, found in zip(turns, per_turn, strict=True):
             gold = {(a["key"], _canonical(a["value"])) for a in turn.get("attributes", ())}
-            mentions = read_mentions(turn["text"], softmax(logit), offset, BIO_LABELS, call_date, gazetteer)
-            tally.add(gold, {(m.key, _canonical(m.value)) for m in mentions})
+            tally.add(gold, {(m.key, _canonical(m.value)) for m in found})
 
     tokenizer = AutoTokenizer.from_pretrained(directory / "intent")
     model = AutoModelForSequenceClassification.from_pretrained(directory / "intent")
@@ -237,7 +245,13 @@ def evaluate(directory: Path, dialogues: Sequence[Mapping[str, Any]], models_dir
     logits = np.stack(
         predict_logits("intent", model, tokenizer, encode_intent(tokenizer, intent_examples(dialogues)))
     )
-    probabilities = softmax(logits / temperature)
+    reliability = getattr(model.config, "timeline_reliability", None)
+    probabilities = np.stack(
+        [
+            combine_with_timeline(p, GRADES, stated_timeline(m), reliability)
+            for p, m in zip(softmax(logits / temperature), mentions, strict=True)
+        ]
+    )
     grades = grade_scores(GRADES, np.array([GRADES.index(d["grade"]) for d in dialogues]), probabilities)
 
     return EvalReport(
@@ -249,6 +263,35 @@ def evaluate(directory: Path, dialogues: Sequence[Mapping[str, Any]], models_dir
         attributes=tally.scores(),
         grades=grades,
     )
+
+
+def read_dialogues(
+    directory: Path, dialogues: Sequence[Mapping[str, Any]], gazetteer: Gazetteer
+) -> list[list[list[Mention]]]:
+    """The attribute mentions of every customer turn of every dialogue (dialogue, turn, mention)."""
+    tokenizer = AutoTokenizer.from_pretrained(Path(directory) / "attributes")
+    model = AutoModelForTokenClassification.from_pretrained(Path(directory) / "attributes")
+    out: list[list[list[Mention]]] = []
+    for dialogue in dialogues:
+        call_date = dt.date.fromisoformat(dialogue["call_date"])
+        turns = [t for t in dialogue["turns"] if t["role"] == "customer"]
+        rows = encode_attributes(tokenizer, attribute_examples([{"turns": turns}]))
+        logits = predict_logits("attributes", model, tokenizer, rows) if rows else []
+        out.append(
+            [
+                read_mentions(
+                    turn["text"], softmax(logit), row["offset_mapping"], BIO_LABELS, call_date, gazetteer
+                )
+                for turn, logit, row in zip(turns, logits, rows, strict=True)
+            ]
+        )
+    return out
+
+
+def stated_timeline(turns: Sequence[Sequence[Mention]]) -> int | None:
+    """The customer's latest stated purchase timeline in a call, in days."""
+    days = [m.value for found in turns for m in found if m.key == "purchase_timeline_days"]
+    return int(days[-1]) if days else None
 
 
 def _canonical(value: Any) -> str:

@@ -25,6 +25,7 @@ from callintel.errors import ModelNotFound
 from callintel.normalize import Gazetteer, budget_band, timeline_bucket
 from callintel.scoring import ScoredTurn, Scorer, load_scorecards
 from callintel.understand.extract import read_mentions
+from callintel.understand.intent import combine_with_timeline
 from callintel.understand.metrics import softmax
 from callintel.understand.tasks import (
     CUSTOMER_SEPARATOR,
@@ -215,15 +216,21 @@ class Understander:
             for i, t in enumerate(turns)
         ]
         scorecard = scorer.score(scored).to_dict()
-        grade_probabilities = softmax(outputs["intent"][0] / self.temperature)
+        merged = {key: _merge(key, values) for key, values in attributes.items()}
         intent_labels = [self.intent.config.id2label[i] for i in range(self.intent.config.num_labels)]
+        timeline = merged.get("purchase_timeline_days")
+        grade_probabilities = combine_with_timeline(
+            softmax(outputs["intent"][0] / self.temperature),
+            intent_labels,
+            None if timeline is None else int(timeline.value),
+            getattr(self.intent.config, "timeline_reliability", None),
+        )
         intent = IntentResult(
             grade=intent_labels[int(np.argmax(grade_probabilities))],
             probabilities={
                 g: round(float(p), 4) for g, p in zip(intent_labels, grade_probabilities, strict=True)
             },
         )
-        merged = {key: _merge(key, values) for key, values in attributes.items()}
         return Understanding(
             scenario=scenario,
             call_date=call_date.isoformat(),
