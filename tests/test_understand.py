@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from callintel.corpus import generate
+from callintel.normalize import Gazetteer
 from callintel.understand.build import BuildConfig, build, corpus, evaluate, is_trained
 from callintel.understand.classifiers import CallTurn, Understander
+from callintel.understand.extract import read_mentions
+from callintel.understand.intent import combine_with_timeline, fit_reliability
 from callintel.understand.metrics import expected_calibration_error, grade_scores
 from callintel.understand.tasks import BIO_LABELS, bio_tags, spans_from_tags, word_span
 from callintel.understand.training import TrainConfig, fit_temperature
@@ -158,3 +164,124 @@ def test_spans_are_widened_to_whole_latin_words_only() -> None:
     assert word_span(text, 16, 20) == (16, 20)  # "kids" already whole
     assert word_span(text, 17, 19) == (16, 20)  # "id" -> "kids"
     assert word_span(text, 24, 26) == (24, 26)  # Chinese characters are whole tokens
+
+
+# --- from tagger output to mentions -------------------------------------------------------------
+
+CALL_DATE = dt.date(2026, 11, 23)
+
+
+def _tagged(text: str, tagged: dict[tuple[int, int], str]) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Character tokens of ``text`` and one-hot probabilities: B-/I-key on the tagged ranges."""
+    offsets = [(0, 0)] + [(i, i + 1) for i in range(len(text)) if not text[i].isspace()] + [(0, 0)]
+    probabilities = np.zeros((len(offsets), len(BIO_LABELS)))
+    probabilities[:, 0] = 1.0
+    for i, (start, end) in enumerate(offsets):
+        for (a, b), key in tagged.items():
+            if start != end and a <= start < b:
+                probabilities[i, 0] = 0.0
+                probabilities[i, BIO_LABELS.index(("B-" if start == a else "I-") + key)] = 1.0
+    return probabilities, offsets
+
+
+def _mentions(text: str, tagged: dict[tuple[int, int], str], gazetteer) -> list[tuple[str, object]]:
+    probabilities, offsets = _tagged(text, tagged)
+    found = read_mentions(text, probabilities, offsets, BIO_LABELS, CALL_DATE, gazetteer)
+    return [(m.key, m.value) for m in found]
+
+
+@pytest.fixture(scope="module")
+def gazetteer(settings):
+    return Gazetteer.from_models_dir(settings.models_dir)
+
+
+def test_a_budget_fragment_is_read_with_its_approximator_and_unit(gazetteer) -> None:
+    text = "手上大概二十个左右，平时上班用"
+    # The tagger marked only 二十: the window brings back 大概, 个 (万) and 左右.
+    assert _mentions(text, {(4, 6): "budget_cny"}, gazetteer) == [
+        ("budget_cny", {"min": 180000, "max": 220000})
+    ]
+    # ... but never reads across the clause: the next clause's words stay out.
+    assert _mentions("二十个左右，下个月买", {(0, 2): "budget_cny"}, gazetteer)[0][1] == {
+        "min": 180000,
+        "max": 220000,
+    }
+
+
+def test_range_fragments_are_joined(gazetteer) -> None:
+    text = "i've got 280 to 360 grand, for commuting"
+    found = _mentions(text, {(9, 12): "budget_cny", (16, 25): "budget_cny"}, gazetteer)
+    assert found == [("budget_cny", {"min": 280000, "max": 360000})]
+
+
+def test_timeline_fragment(gazetteer) -> None:
+    assert _mentions("准备三个月左右买", {(3, 5): "purchase_timeline_days"}, gazetteer) == [
+        ("purchase_timeline_days", 90)
+    ]
+
+
+def test_car_fragments_join_but_two_cars_stay_two(gazetteer) -> None:
+    text = "the toyota 汉兰达, please"
+    # 汉 and 达 tagged, 兰 missed: joined, and the brand before it read by the window.
+    found = _mentions(text, {(11, 12): "models_of_interest", (13, 14): "models_of_interest"}, gazetteer)
+    assert found == [("models_of_interest", "丰田 汉兰达")]
+    two = _mentions("迈腾和凯美瑞", {(0, 2): "competitors", (3, 6): "competitors"}, gazetteer)
+    assert [v for _, v in two] == ["大众 迈腾", "丰田 凯美瑞"]
+
+
+def test_a_bare_brand_beside_its_model_is_dropped(gazetteer) -> None:
+    text = "Volkswagen 迈腾 and the ONVO L60"
+    found = _mentions(text, {(0, 10): "models_of_interest", (11, 13): "models_of_interest"}, gazetteer)
+    assert found == [("models_of_interest", "大众 迈腾")]
+
+
+def test_untagged_text_gives_no_mentions(gazetteer) -> None:
+    assert _mentions("预算二十万左右，下个月买", {}, gazetteer) == []
+
+
+# --- the grade from the classifier and the stated timeline ----------------------------------------
+
+
+def test_a_stated_timeline_moves_the_grade_and_keeps_a_distribution() -> None:
+    grades = ["H", "A", "B", "C", "N"]
+    classifier = np.array([0.1, 0.2, 0.2, 0.4, 0.1])
+    combined = combine_with_timeline(classifier, grades, 5, 0.9)  # 5 days: H
+    assert grades[int(combined.argmax())] == "H"
+    assert combined.sum() == pytest.approx(1.0) and (combined > 0).all()
+    assert combine_with_timeline(classifier, grades, None, 0.9) is classifier
+    assert combine_with_timeline(classifier, grades, 5, None) is classifier
+
+
+def test_reliability_is_fitted_to_how_often_the_timeline_is_right() -> None:
+    grades = ["H", "A", "B", "C", "N"]
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 5, 400)
+    uniform = np.full((400, 5), 0.2)
+    days_of = {0: 3, 1: 10, 2: 20, 3: 60, 4: 300}
+    right = [days_of[int(g)] for g in labels]
+    wrong = [days_of[(int(g) + 1) % 5] for g in labels]
+    # Timelines that always agree with the grade earn a high weight; ones that never do, a low one.
+    assert fit_reliability(uniform, labels, grades, right) > 0.9
+    assert fit_reliability(uniform, labels, grades, wrong) < 0.3
+
+
+def test_tokenizer_training_is_reproducible_across_processes(tmp_path: Path) -> None:
+    script = (
+        "import hashlib, json, sys\n"
+        "from callintel.corpus import generate\n"
+        "from callintel.understand.tokenizer import train_tokenizer\n"
+        "texts = [t['text'] for d in generate('train', 60, seed=0) for t in d['turns']]\n"
+        "vocab = train_tokenizer(texts, 800).get_vocab()\n"
+        "print(hashlib.sha256(json.dumps(sorted(vocab.items())).encode()).hexdigest())\n"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+        ).stdout.strip()
+        for seed in (1, 2)
+    }
+    assert len(runs) == 1, runs

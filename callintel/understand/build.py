@@ -61,7 +61,7 @@ from callintel.understand.training import (
 
 logger = logging.getLogger(__name__)
 
-VERSION = "understanding-1"
+VERSION = "understanding-2"
 ProgressHook = Callable[[str, int, int], None]
 """Called as ``hook(stage, done, total)``."""
 
@@ -146,7 +146,7 @@ def build(
     if base_model is None:
         progress("tokenizer", 0, 1)
         texts = [t["text"] for d in train for t in d["turns"]]
-        tokenizer = train_tokenizer(texts, config.vocab_size)
+        tokenizer = train_tokenizer(texts, config.vocab_size, seed=config.seed)
         progress("tokenizer", 1, 1)
     else:
         tokenizer = AutoTokenizer.from_pretrained(base_model)
