@@ -1221,7 +1221,63 @@ def normalize_concern(text: str) -> str | None:
 # Dispatch
 
 
-def _household(text: str) -> str | None:
+# Household situations: (Chinese value, English value, phrases). First match wins, so the
+# wider situation (三代同堂) comes before its parts (孩子, 老人).
+_HOUSEHOLD: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
+    (zh, en, re.compile(pattern))
+    for zh, en, pattern in (
+        (
+            "三代同堂",
+            "three generations",
+            r"三代同堂|三代人|祖孙三代|一大家子|老人(?:和|跟|带)?孩子|老的小的|"
+            r"grandparents and (?:the )?kids|three generations|whole family under one roof",
+        ),
+        (
+            "三个孩子",
+            "three kids",
+            r"三个(?:孩子|娃|小孩|宝宝)|仨(?:孩子|娃)|三胎|three (?:kids|children)",
+        ),
+        (
+            "两个孩子",
+            "two kids",
+            r"两个(?:孩子|娃|小孩|宝宝)|俩(?:孩子|娃|小孩|宝)|二胎|two (?:kids|children)|"
+            r"second (?:child|baby)",
+        ),
+        (
+            "一个孩子",
+            "one child",
+            r"一个(?:孩子|娃|小孩|宝宝)|有个(?:孩子|娃|小孩|宝宝)|独生|"
+            r"(?<![a-z])(?:one|a) (?:kid|child|toddler|baby)(?![a-z])|our (?:son|daughter)",
+        ),
+        (
+            "新婚",
+            "newly married",
+            r"新婚|刚结婚|刚成家|刚领证|just (?:got )?married|newly ?weds?|newly married",
+        ),
+        (
+            "有老人",
+            "lives with parents",
+            r"老人|爸妈|父母|公婆|岳父母|parents? (?:live|living|lives) with|live with (?:my |our )?parents|"
+            r"elderly",
+        ),
+        ("单身", "single", r"单身|就我一个人|自己一个人|(?<![a-z])single(?![a-z])|just me|live alone"),
+    )
+)
+
+
+def normalize_household(text: str) -> str | None:
+    """A short household description (DOMAIN.md: 两个孩子, 三代同堂).
+
+    Common situations get one canonical value, in the text's language: 三代同堂 / three
+    generations, 三个孩子, 两个孩子 (俩孩子, 二胎) / two kids, 一个孩子 (有个娃) / one child,
+    新婚 (刚结婚, 刚成家) / newly married, 有老人 (爸妈跟我们住) / lives with parents, 单身 /
+    single. Anything else is kept as said, simplified and stripped of punctuation.
+    """
+    prepared = _prepare(text)
+    chinese = bool(re.search(f"[{_CJK}]", prepared))
+    for zh, en, pattern in _HOUSEHOLD:
+        if pattern.search(prepared):
+            return zh if chinese else en
     stripped = to_simplified(unicodedata.normalize("NFKC", text)).strip(" \t\r\n,.;:!?，。；：！？、…")
     return stripped or None
 
@@ -1238,7 +1294,7 @@ def normalize(
     ``competitors`` -> ``"Brand Model"`` (or ``"Brand"``); ``purchase_timeline_days`` -> int,
     counted from ``call_date`` (today when not given); ``payment`` -> full/loan/lease;
     ``trade_in`` -> bool; ``powertrain``, ``body_type``, ``usage``, ``concerns`` -> one key;
-    ``household`` -> the text, simplified and stripped. The car keys use ``gazetteer``, or the
+    ``household`` -> a canonical short text (``normalize_household``). The car keys use ``gazetteer``, or the
     one in the default models directory when none is given.
 
     Raises:
@@ -1268,5 +1324,5 @@ def normalize(
     if key == "concerns":
         return normalize_concern(text)
     if key == "household":
-        return _household(text)
+        return normalize_household(text)
     raise ValueError(f"unknown attribute key {key!r}: expected one of {', '.join(ATTRIBUTE_KEYS)}")

@@ -17,6 +17,7 @@ from callintel.normalize import (
     normalize_body_type,
     normalize_budget,
     normalize_concern,
+    normalize_household,
     normalize_payment,
     normalize_powertrain,
     normalize_timeline,
@@ -521,6 +522,26 @@ def test_body_type(text: str, expected: str | None) -> None:
 def test_usage(text: str, expected: str | None) -> None:
     assert normalize_usage(text) == expected
     assert expected is None or expected in USAGES
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("家里俩孩子", "两个孩子"),
+        ("二胎刚出生", "两个孩子"),
+        ("有个娃", "一个孩子"),
+        ("老人孩子都在一起住", "三代同堂"),  # not 有老人: the wider situation wins
+        ("爸妈跟我们住", "有老人"),
+        ("刚成家", "新婚"),
+        ("就我一个人开", "单身"),
+        ("we have two children", "two kids"),
+        ("a toddler at home", "one child"),
+        ("my parents live with us", "lives with parents"),
+        ("养了一只猫", "养了一只猫"),  # not a known situation: kept as said
+    ],
+)
+def test_household(text: str, expected: str) -> None:
+    assert normalize_household(text) == expected
 
 
 @pytest.mark.parametrize(
