@@ -188,7 +188,7 @@ _NEGATION_ZH = re.compile(
     r"(?:要|买|开|考虑|用|选|做|走|办)?(?:个|辆|台|部|什么)?$"
 )
 _NEGATION_EN = re.compile(
-    r"(?<![a-z])(?:no|not|don't|dont|do not|won't|wont|will not|never|without|rather not|isn't|"
+    r"(?<![a-z])(?:no|not|nothing|don't|dont|do not|won't|wont|will not|never|without|rather not|isn't|"
     r"aren't|doesn't|didn't|can't|cannot)(?:\s+[a-z']+){0,3}\s+$"
 )
 
@@ -567,7 +567,8 @@ _BUDGET_MODIFIERS = _compile(
     {
         "upper": [
             "以内", "之内", "以下", "内(?!饰|部|容|心|存)", "不超过", "不能超过", "别超过", "不要超过",
-            "最多", "顶多", "封顶", "不到", "不足", "低于", "少于", "under", "below", "less than",
+            "最多", "顶多", "撑死", "最高", "封顶", "nothing over",
+            "nothing above", "不到", "不足", "低于", "少于", "under", "below", "less than",
             "up to", "at most", "no more than", "not more than", "max(?:imum)?", "within", "tops",
             "or less",
         ],
@@ -810,6 +811,7 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], TimelineRule], ...] = tuple(
         (r"过几天|这几天|几天|(?<![a-z])few days", _days(3)),
         (r"(?:(?<![a-z])a\s+)?(?P<q>couple|few)\s+(?:of\s+)?(?P<u>day|week|month)s?", _couple_few),
         (_NUM + r"\s*(?:个)?\s*多?\s*天", _times(1)),
+        (r"十来天|十天左右", _days(10)),
         (_NUM + r"\s*days?(?![a-z])", _times(1)),
         (
             r"这周|本周|这个?星期|这个?礼拜|周末|这周末|"
@@ -930,7 +932,10 @@ def timeline_bucket(days: int | None) -> str:
 # fmt: off
 _PAYMENT = _compile(
     {
-        "lease": ["融资租赁", "以租代购", "以租代售", "经营性租赁", "租赁", "租购", "leas(?:e|ed|ing)"],
+        "lease": [
+            "融资租赁", "以租代购", "以租代售", "经营性租赁", "租赁", "租购", "租的方式", "租车方式",
+            "leas(?:e|ed|ing)",
+        ],
         "loan": [
             "分期", "贷款", "按揭", "首付", "月供", "车贷", "金融方案", "做金融", "零首付", "低首付",
             "免息", "0息", "零利率", "loans?", "financ(?:e|ed|ing)", "installments?", "monthly payments?",
@@ -939,7 +944,8 @@ _PAYMENT = _compile(
         "full": [
             "全款", "一次性", "付清", "现金(?!优惠|折扣|减|返)", "全额", "pay in full", "paid in full",
             "full payment", "pay(?:ing)? (?:in )?cash", "in cash", "cash", "outright", "all at once",
-            "up ?front in full",
+            "up ?front in full", "pay (?:it )?up ?front",
+            "(?:pay|paying) the (?:full|whole) (?:amount|price|sum)",
         ],
     }
 )
@@ -1048,9 +1054,12 @@ _POWERTRAIN = _compile(
 # fmt: off
 _BODY_TYPE = _compile(
     {
-        "suv": ["suvs?", "越野车?", "crossover", "sport utility"],
-        "sedan": ["轿车", "三厢车?", "小轿车", "轿跑", "sedans?", "saloon"],
-        "mpv": ["mpvs?", "商务车", "保姆车", "面包车", "minivan", "people carrier", "\\bvan"],
+        "suv": ["suvs?", "越野车?", "运动型多功能车", "crossover", "sport utility"],
+        "sedan": ["轿车", "三厢车?", "小轿车", "轿跑", "sedans?", "saloon", "four[ -]doors?"],
+        "mpv": [
+            "mpvs?", "商务车", "保姆车", "面包车", "多用途汽?车", "minivan", "people carrier", "people mover",
+            "\\bvan",
+        ],
         "hatchback": ["两厢车?", "掀背", "小钢炮", "hatchbacks?", "hatch"],
         "wagon": ["旅行车", "旅行版", "猎装", "瓦罐", "wagons?", "estate", "shooting brake", "touring"],
     }
@@ -1070,14 +1079,16 @@ _USAGE = _compile(
         ],
         "long_distance": [
             "长途", "跑长途", "自驾游", "跑高速", "回老家", "远途", "出远门", "跨省", "long[ -]distance",
-            "road trips?", "long trips?", "highway",
+            "road trips?", "long trips?", "long drives?", "highway",
         ],
         "business": [
-            "商务", "接待客户", "见客户", "谈生意", "做生意", "公司用", "公务", "business", "clients?",
+            "商务", "接待客户", "见客户", "谈生意", "做生意", "跑业务", "谈业务", "公司用", "公务",
+            "business", "clients?",
             "company car", "work trips?",
         ],
         "ride_hailing": [
-            "网约车", "跑网约", "跑滴滴", "滴滴", "出租车?", "拉活", "跑车拉客", "ride[ -]?hailing", "didi",
+            "网约车", "跑网约", "跑滴滴", "跑专车", "专车", "滴滴", "出租车?", "拉活", "跑车拉客",
+            "ride[ -]?hailing", "didi",
             "uber", "taxi",
         ],
         "leisure": [
@@ -1092,7 +1103,8 @@ _USAGE = _compile(
 _CONCERN = _compile(
     {
         "price": [
-            "价格", "价钱", "太贵", "有点贵", "挺贵", "比较贵", "贵了", "贵不贵", "优惠", "折扣", "降价",
+            "价格", "价钱", "性价比", "太贵", "有点贵", "挺贵", "比较贵", "贵了", "贵不贵", "优惠", "折扣",
+            "降价",
             "便宜", "落地价", "多少钱", "砍价", "预算不够", "prices?", "expensive", "costs?", "discounts?",
             "cheaper", "too much",
         ],
@@ -1229,7 +1241,7 @@ _HOUSEHOLD: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         (
             "三代同堂",
             "three generations",
-            r"三代同堂|三代人|祖孙三代|一大家子|老人(?:和|跟|带)?孩子|老的小的|"
+            r"三代同堂|三代人|祖孙三代|一大家子|上有老下有小|老人(?:和|跟|带)?孩子|老的小的|"
             r"grandparents and (?:the )?kids|three generations|whole family under one roof",
         ),
         (
@@ -1240,8 +1252,9 @@ _HOUSEHOLD: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         (
             "两个孩子",
             "two kids",
-            r"两个(?:孩子|娃|小孩|宝宝)|俩(?:孩子|娃|小孩|宝)|二胎|two (?:kids|children)|"
-            r"second (?:child|baby)",
+            r"两个(?:孩子|娃|小孩|宝宝)|俩(?:孩子|娃|小孩|宝)|二胎|"
+            r"two (?:kids|children|teenagers|teens|boys|girls|little ones)|second (?:child|baby)|"
+            r"(?:a|one) (?:kid|child|toddler|baby|teenager) and (?:a|one|another) (?:kid|child|toddler|baby)",
         ),
         (
             "一个孩子",
@@ -1260,7 +1273,11 @@ _HOUSEHOLD: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
             r"老人|爸妈|父母|公婆|岳父母|parents? (?:live|living|lives) with|live with (?:my |our )?parents|"
             r"elderly",
         ),
-        ("单身", "single", r"单身|就我一个人|自己一个人|(?<![a-z])single(?![a-z])|just me|live alone"),
+        (
+            "单身",
+            "single",
+            r"单身|未婚|还没结婚|没成家|就我一个人|自己一个人|(?<![a-z])single(?![a-z])|just me|live alone",
+        ),
     )
 )
 
