@@ -252,7 +252,7 @@ def train(
 ) -> None:
     """Train the understanding models on the generated corpus.
 
-    Seeded, but not yet bit-reproducible (the tokenizer trainer): see the model card.
+    Seeded and reproducible: the same code and corpus give the same models on one machine.
     """
     from callintel.corpus.jsonl import read_jsonl
     from callintel.understand import build

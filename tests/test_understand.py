@@ -129,25 +129,25 @@ def test_evaluate_reports_every_label(tiny_models: Path, settings) -> None:
 
 
 @pytest.mark.slow
-def test_default_models_held_out_regression_floors(understanding_dir: Path, settings) -> None:
+def test_default_models_on_the_held_out_split(understanding_dir: Path, settings) -> None:
     """The default models on the held-out split (templates and phrase banks never trained on).
 
-    These are regression floors set below what was measured on 2026-11-23 (checkpoint
-    macro-F1 0.828, violation recall 0.54, models/timeline exact match 0.48/0.44, grade
-    accuracy 0.647). They are NOT the issue's targets (0.85, 0.80, 0.80, 0.75), which the
-    models do not meet yet; see models/understanding/README.md.
+    The issue's targets, asserted: checkpoint macro-F1 >= 0.85, attribute exact match >= 0.80
+    for budget, models and timeline, grade accuracy >= 0.75 with errors more than one grade
+    away <= 5%. Measured 2026-11-23 on this split: 0.895; 0.937 / 0.833 / 0.912; 0.908 and 0.043.
 
-    Training is not bit-reproducible yet: the Unigram trainer of HF ``tokenizers`` gives a
-    different vocabulary in each process, whatever the seed or thread count. Two trainings of
-    the same code measured violation recall 0.54 and 0.44 (only ~100 held-out violations),
-    so that floor sits below both.
+    Violation recall is NOT at its target (0.80): it measured 0.43 (only ~100 held-out
+    violations). The assertion below is a regression floor under that, not the target; see
+    models/understanding/README.md.
     """
     report = evaluate(understanding_dir, corpus("heldout", 600, seed=0), settings.models_dir)
-    assert report.checkpoint_macro_f1 >= 0.78, report.checkpoints
-    assert report.violation_recall >= 0.35, report.violations
+    assert report.checkpoint_macro_f1 >= 0.85, report.checkpoints
     exact = {a.key: a.exact_match for a in report.attributes}
-    assert exact["models_of_interest"] >= 0.40 and exact["purchase_timeline_days"] >= 0.35, exact
-    assert report.grades.accuracy >= 0.58, report.grades
+    for key in ("budget_cny", "models_of_interest", "purchase_timeline_days"):
+        assert exact[key] >= 0.80, exact
+    assert report.grades.accuracy >= 0.75, report.grades
+    assert report.grades.off_by_more_than_one <= 0.05, report.grades
+    assert report.violation_recall >= 0.30, report.violations
 
 
 def test_calls_with_one_role_only(tiny_models: Path, settings) -> None:

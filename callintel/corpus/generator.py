@@ -462,7 +462,7 @@ class _Planner:
         if zh:
             return cn2an.an2cn(wan) if self.rng.random() < 0.45 else str(wan)
         k = wan * 10
-        if "thousand" in tmpl and self.rng.random() < 0.5:
+        if "thousand" in tmpl and k < 1000 and self.rng.random() < 0.5:
             return _en_words(k)
         return str(k)
 

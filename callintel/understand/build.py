@@ -1,8 +1,7 @@
 """Train, save and evaluate the default understanding models (``callintel train``/``eval``).
 
 The default models are trained on the project's generated corpus (plus any user JSONL),
-seeded (the tokenizer trainer is not yet deterministic), into the cache (never committed).
-``evaluate`` scores a model
+seeded and reproducible, into the cache (never committed). ``evaluate`` scores a model
 directory on labelled dialogues: per-label P/R/F1, attribute exact-match, grade accuracy,
 confusion and calibration.
 """
