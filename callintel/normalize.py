@@ -768,12 +768,9 @@ def _this_month_end(m: re.Match[str], day: dt.date) -> int:
     return calendar.monthrange(day.year, day.month)[1] - day.day
 
 
-def _next_year_end(m: re.Match[str], day: dt.date) -> int:
-    return (dt.date(day.year + 1, 12, 31) - day).days
-
-
-def _next_mid_year(m: re.Match[str], day: dt.date) -> int:
-    return (dt.date(day.year + 1, 7, 1) - day).days
+def _next_year(month: int, dom: int) -> TimelineRule:
+    """Days to a date of the year after the call's (明年底: 31 December, 明年年中: 1 July)."""
+    return lambda m, day: (dt.date(day.year + 1, month, dom) - day).days
 
 
 def _spring_festival(offset: int) -> TimelineRule:
@@ -846,12 +843,12 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], TimelineRule], ...] = tuple(
         (_NUM + r"\s*years?(?![a-z])", _times(365)),
         (r"(?<![a-z])(?:a|one) year(?![a-z])", _days(365)),
         (r"明年|next year", _days(365)),
-        (r"明年年?底|明年年末|end of next year", _next_year_end),
+        (r"明年年?底|明年年末|end of next year", _next_year(12, 31)),
         (
             r"明年年?初|明年开年|(?:the )?(?:start|beginning) of next year|early next year",
             _until(1, 1),
         ),
-        (r"明年年?中|(?:the )?middle of next year|mid[- ]next year", _next_mid_year),
+        (r"明年年?中|(?:the )?middle of next year|mid[- ]next year", _next_year(7, 1)),
         (
             r"年底|年末|年前|年内|今年|岁末|年终|this year|end of (?:the|this) year|year[ -]end|"
             r"by (?:the )?end of (?:the )?year",

@@ -94,15 +94,12 @@ def default_directory(cache_dir: Path, config: BuildConfig = BuildConfig()) -> P
     return Path(cache_dir) / "understanding" / f"{VERSION}-{config.fingerprint()}"
 
 
-def is_trained(directory: Path) -> bool:
-    return (
-        all((Path(directory) / t / "config.json").is_file() for t in TASKS)
-        and (Path(directory) / "training.json").is_file()
-    )
-
-
 def is_trained_task(directory: Path, task: Task) -> bool:
     return (Path(directory) / task / "config.json").is_file()
+
+
+def is_trained(directory: Path) -> bool:
+    return all(is_trained_task(directory, t) for t in TASKS) and (Path(directory) / "training.json").is_file()
 
 
 def corpus(split: str, n: int, seed: int) -> list[dict[str, Any]]:

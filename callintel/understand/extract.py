@@ -43,6 +43,10 @@ _EXPRESSION_GAP = 3
 _CLAUSE_STOP = re.compile(r"[，。！？；、!?;\n|]|[,.](?=\s|$)")
 _UNIT = re.compile(r"[A-Za-z0-9][A-Za-z0-9'+]*(?:[.-][A-Za-z0-9]+)*|\S")
 _CONJUNCTION = re.compile(r"^\s*(?:和|与|跟|或|还有|、|,|，|/)?\s*$")
+# (left, right) widenings of a car-name span, smallest first: (0, 0), (1, 0), (0, 1), (1, 1) ...
+_CAR_WIDENINGS = sorted(
+    ((a, b) for a in range(CAR_WINDOW + 1) for b in range(CAR_WINDOW + 1)), key=lambda p: (p[0] + p[1], -p[0])
+)
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,10 @@ def read_mentions(
         for start, end, key, score in spans_from_tags(offsets, tags, probabilities.max(axis=1).tolist())
         if key in ATTRIBUTES
     ]
+    units = _units(text)
     mentions: list[Mention] = []
     for start, end, key, score in _join(text, spans):
-        window = _read(text, start, end, key, call_date, gazetteer)
+        window = _read(text, units, start, end, key, call_date, gazetteer)
         if window is None:
             continue
         (start, end), value = window
@@ -106,8 +111,14 @@ def _joinable(key: str, gap: str) -> bool:
     if key in EXPRESSION_KEYS:
         return len(gap.strip()) <= _EXPRESSION_GAP
     if key in CAR_KEYS:
-        return len(gap.strip()) <= 1 and not _CONJUNCTION.match(gap) or gap.strip() == ""
+        # Only spaces, or one character that is not a conjunction (兰 of 汉兰达, not 和).
+        return not gap.strip() or (len(gap.strip()) == 1 and not _CONJUNCTION.match(gap))
     return False
+
+
+def _names_model(value: Any) -> bool:
+    """Whether a car value is a whole ``Brand Model``, not a brand alone."""
+    return " " in str(value)
 
 
 def _units(text: str) -> list[tuple[int, int]]:
@@ -134,7 +145,13 @@ def _widen(
 
 
 def _read(
-    text: str, start: int, end: int, key: str, call_date: dt.date, gazetteer: Gazetteer
+    text: str,
+    units: Sequence[tuple[int, int]],
+    start: int,
+    end: int,
+    key: str,
+    call_date: dt.date,
+    gazetteer: Gazetteer,
 ) -> tuple[tuple[int, int], Any] | None:
     """The extent and value of one span, widened as the module docstring says."""
 
@@ -142,7 +159,6 @@ def _read(
         return normalize(key, text[extent[0] : extent[1]], call_date, gazetteer)
 
     if key in EXPRESSION_KEYS:
-        units = _units(text)
         wide = _widen(text, units, start, end, EXPRESSION_WINDOW, EXPRESSION_WINDOW)
         for extent in (wide, (start, end)):
             found = value(extent)
@@ -150,14 +166,13 @@ def _read(
                 return extent, found
         return None
     if key in CAR_KEYS:
-        units = _units(text)
         fallback: tuple[tuple[int, int], Any] | None = None
-        for left, right in _growing(CAR_WINDOW):
+        for left, right in _CAR_WIDENINGS:
             extent = _widen(text, units, start, end, left, right)
             found = value(extent)
             if found is None:
                 continue
-            if " " in str(found):
+            if _names_model(found):
                 return extent, found
             if fallback is None:
                 fallback = (extent, found)
@@ -166,18 +181,11 @@ def _read(
     return None if found is None else ((start, end), found)
 
 
-def _growing(limit: int) -> list[tuple[int, int]]:
-    """(left, right) widenings, smallest first: (0, 0), (1, 0), (0, 1), (1, 1), (2, 0) ..."""
-    pairs = [(a, b) for a in range(limit + 1) for b in range(limit + 1)]
-    return sorted(pairs, key=lambda p: (p[0] + p[1], -p[0]))
-
-
 def _drop_bare_brands(mentions: list[Mention]) -> list[Mention]:
-    named = {
-        (m.key, str(m.value).split(" ", 1)[0]) for m in mentions if m.key in CAR_KEYS and " " in str(m.value)
-    }
+    def car(m: Mention) -> bool:
+        return m.key in CAR_KEYS
+
+    named = {(m.key, str(m.value).split(" ", 1)[0]) for m in mentions if car(m) and _names_model(m.value)}
     return [
-        m
-        for m in mentions
-        if not (m.key in CAR_KEYS and " " not in str(m.value) and (m.key, str(m.value)) in named)
+        m for m in mentions if not (car(m) and not _names_model(m.value) and (m.key, str(m.value)) in named)
     ]
