@@ -208,8 +208,9 @@ def print_understanding(understanding: Understanding) -> None:
         table.add_row(key, mark, f"{item['confidence']:.2f}", where)
     console.print(table)
     for violation in card["violations"]:
+        cue = f" [dim](lexicon: {violation['matched']})[/]" if violation.get("matched") else ""
         console.print(
-            f"[red]violation[/] {violation['type']} (turn {violation['turn']}): {violation['text'][:60]}"
+            f"[red]violation[/] {violation['type']} (turn {violation['turn']}): {violation['text'][:60]}{cue}"
         )
     attributes = Table(title="Customer attributes")
     for column in ("attribute", "value", "evidence"):
@@ -330,12 +331,18 @@ def print_evaluation(report: EvalReport) -> None:
     table = Table(title=f"Script labels ({report.dialogues} dialogues)")
     for column in ("label", "precision", "recall", "F1", "support"):
         table.add_column(column)
-    for s in report.checkpoints + report.violations:
+    for s in report.checkpoints + report.violations_model:
         table.add_row(s.label, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.support))
     console.print(table)
+    scored = Table(title="Violations as the scorecards decide (classifier at threshold, or lexicon cue)")
+    for column in ("violation", "precision", "recall", "F1", "support"):
+        scored.add_column(column)
+    for s in report.violations:
+        scored.add_row(s.label, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.support))
+    console.print(scored)
     console.print(
-        f"checkpoint macro-F1 {report.checkpoint_macro_f1:.3f}   "
-        f"violation recall {report.violation_recall:.3f}"
+        f"checkpoint macro-F1 {report.checkpoint_macro_f1:.3f}   violation recall "
+        f"{report.violation_recall:.3f} (classifier alone at 0.5: {report.violation_recall_model:.3f})"
     )
     attributes = Table(title="Attributes (normalised values)")
     for column in ("key", "exact match", "precision", "F1", "support"):

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import yaml
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from callintel.corpus.labels import CHECKPOINTS, VIOLATIONS
 from callintel.errors import ConfigError
 from callintel.result import ROLES, Role
+from callintel.transcribe import to_simplified
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ Embedder = Callable[[Sequence[str]], np.ndarray]
 """Texts in, one embedding per text out (rows need not be normalised)."""
 
 AppliesWhen = Literal["always", "customer_concern"]
+_Model = TypeVar("_Model", bound=BaseModel)
+LEXICON_SUFFIX = ".lexicon.yaml"
 
 
 # --- Scorecard files ---------------------------------------------------------------------
@@ -55,8 +59,33 @@ class CheckpointConfig(_Config):
     applies_when: AppliesWhen = "always"
 
 
-class ViolationConfig(_Config):
-    """A violation's penalty, in score points per occurrence, up to ``max_count`` occurrences."""
+class ViolationCues(_Config):
+    """Words and regular expressions that reveal a violation whatever the model says.
+
+    Both are matched on the flattened turn (see :func:`_flatten`): lower case, Simplified
+    characters, full-width as ASCII, no spaces beside Chinese characters.
+    """
+
+    keywords: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise ValueError(f"pattern {pattern!r} is not a regular expression: {e}") from e
+        return value
+
+
+class ViolationConfig(ViolationCues):
+    """A violation's penalty, in score points per occurrence, up to ``max_count`` occurrences.
+
+    A sales turn commits it when the classifier reaches the threshold or when one of its cues
+    (its own ``keywords``/``patterns`` and those of the scorecard's lexicon) matches.
+    """
 
     label: str = ""
     penalty: float = Field(ge=0)
@@ -94,6 +123,8 @@ class Scorecard(_Config):
     checkpoints: dict[str, CheckpointConfig]
     violations: dict[str, ViolationConfig]
     custom_checkpoints: tuple[CustomCheckpointConfig, ...] = ()
+    # A lexicon file beside the scorecard whose violation cues are added to the scorecard's own.
+    lexicon: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+\.lexicon\.yaml$")
 
     @field_validator("version", mode="before")
     @classmethod
@@ -152,33 +183,69 @@ def _check_keys(kind: str, given: Mapping[str, Any], valid: tuple[str, ...], com
         )
 
 
-def load_scorecard(path: Path | str) -> Scorecard:
-    """Read and check one scorecard file; :class:`ConfigError` names the file and the problem."""
-    path = Path(path)
+class Lexicon(_Config):
+    """A file of violation cues shared by scorecards (``lexicon: <file>`` in a scorecard)."""
+
+    description: str = ""
+    violations: dict[str, ViolationCues] = Field(default_factory=dict)
+
+    @field_validator("violations")
+    @classmethod
+    def _known(cls, value: dict[str, ViolationCues]) -> dict[str, ViolationCues]:
+        _check_keys("violation", value, VIOLATIONS)
+        return value
+
+
+def _read_yaml(path: Path, what: str) -> dict[str, Any]:
     try:
         raw = yaml.safe_load(path.read_text("utf-8"))
     except (OSError, yaml.YAMLError) as e:
-        raise ConfigError(f"cannot read scorecard {path}: {e}") from e
+        raise ConfigError(f"cannot read {what} {path}: {e}") from e
     if not isinstance(raw, dict):
-        raise ConfigError(
-            f"invalid scorecard {path}: expected a mapping at the top, got {type(raw).__name__}"
-        )
+        raise ConfigError(f"invalid {what} {path}: expected a mapping at the top, got {type(raw).__name__}")
+    return raw
+
+
+def _validate(model: type[_Model], raw: Mapping[str, Any], path: Path, what: str) -> _Model:
     try:
-        card = Scorecard.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as e:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in e.errors()
         )
-        raise ConfigError(f"invalid scorecard {path}: {problems}") from e
+        raise ConfigError(f"invalid {what} {path}: {problems}") from e
+
+
+def load_lexicon(path: Path | str) -> Lexicon:
+    path = Path(path)
+    return _validate(Lexicon, _read_yaml(path, "lexicon"), path, "lexicon")
+
+
+def load_scorecard(path: Path | str) -> Scorecard:
+    """Read and check one scorecard file; :class:`ConfigError` names the file and the problem.
+
+    The cues of its ``lexicon`` file, if it names one, are added to each violation's own.
+    """
+    path = Path(path)
+    card = _validate(Scorecard, _read_yaml(path, "scorecard"), path, "scorecard")
     if card.scenario != path.stem:
         raise ConfigError(f"invalid scorecard {path}: scenario {card.scenario!r} must match the file name")
-    return card
+    if card.lexicon is None:
+        return card
+    lexicon = load_lexicon(path.parent / card.lexicon)
+    violations = {}
+    for key, own in card.violations.items():
+        shared = lexicon.violations.get(key, ViolationCues())
+        violations[key] = own.model_copy(
+            update={"keywords": own.keywords + shared.keywords, "patterns": own.patterns + shared.patterns}
+        )
+    return card.model_copy(update={"violations": violations})
 
 
 def load_scorecards(models_dir: Path | str) -> dict[str, Scorecard]:
     """Every scorecard under ``models_dir/scorecards``, by scenario."""
     folder = Path(models_dir) / "scorecards"
-    paths = sorted(folder.glob("*.yaml"))
+    paths = [p for p in sorted(folder.glob("*.yaml")) if not p.name.endswith(LEXICON_SUFFIX)]
     if not paths:
         raise ConfigError(f"no scorecards (*.yaml) in {folder}")
     return {card.scenario: card for card in map(load_scorecard, paths)}
@@ -247,7 +314,11 @@ class CheckpointResult:
 
 @dataclass(frozen=True)
 class ViolationResult:
-    """One occurrence of a violation; ``penalty`` is what it cost (0 past ``max_count``)."""
+    """One occurrence of a violation; ``penalty`` is what it cost (0 past ``max_count``).
+
+    ``confidence`` is the classifier's probability; ``matched`` is the keyword or pattern of
+    the scorecard that found it, if one did (then it counts whatever the probability).
+    """
 
     type: str
     turn: int
@@ -256,6 +327,7 @@ class ViolationResult:
     end: float | None
     confidence: float
     penalty: float = 0.0
+    matched: str | None = None
 
 
 @dataclass(frozen=True)
@@ -296,6 +368,7 @@ class ScorecardResult:
                     "end": v.end,
                     "confidence": v.confidence,
                     "penalty": v.penalty,
+                    "matched": v.matched,
                 }
                 for v in self.violations
             ],
@@ -344,6 +417,11 @@ class Scorer:
         self._keywords = {
             c.key: tuple((k, _keyword_pattern(k)) for k in c.keywords if k.strip())
             for c in scorecard.custom_checkpoints
+        }
+        self._cues = {
+            key: tuple((k, _keyword_pattern(k)) for k in v.keywords if k.strip())
+            + tuple((p, re.compile(p)) for p in v.patterns)
+            for key, v in scorecard.violations.items()
         }
         if embed is None:
             for c in scorecard.custom_checkpoints:
@@ -410,19 +488,31 @@ class Scorer:
             penalty=penalty,
         )
 
+    def violation_cue(self, vtype: str, text: str) -> str | None:
+        """The first of the violation's keywords or patterns found in ``text``, if any."""
+        flat = _flatten(text)
+        return next((cue for cue, pattern in self._cues[vtype] if pattern.search(flat)), None)
+
     def _violations(self, turns: Sequence[ScoredTurn]) -> tuple[ViolationResult, ...]:
         found: list[tuple[int, int, ViolationResult]] = []
         for order, (vtype, cfg) in enumerate(self.scorecard.violations.items()):
             threshold = self.scorecard.threshold_of(vtype)
             n = 0
             for position, t in enumerate(turns):
+                if t.role != "sales":
+                    continue
                 p = t.violations.get(vtype, 0.0)
-                if t.role != "sales" or p < threshold:
+                matched = self.violation_cue(vtype, t.text)
+                if p < threshold and matched is None:
                     continue
                 cost = cfg.penalty if n < cfg.max_count else 0.0
                 n += 1
                 found.append(
-                    (position, order, ViolationResult(vtype, t.index, t.text, t.start, t.end, p, cost))
+                    (
+                        position,
+                        order,
+                        ViolationResult(vtype, t.index, t.text, t.start, t.end, p, cost, matched),
+                    )
                 )
         return tuple(v for _, _, v in sorted(found, key=lambda item: item[:2]))
 
@@ -492,10 +582,11 @@ _CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff])\s+|\s+(?=[\u3400-\u9fff])")
 
 
 def _flatten(text: str) -> str:
-    # Lower-case, one space for any run of spaces, and none beside a Chinese character: ASR
-    # puts them in at random, between characters and around Latin words (车主 APP, 领克 08).
-    # Applied to keywords and turns alike.
-    return _CJK_GAP.sub("", re.sub(r"\s+", " ", text.lower()).strip())
+    # Full-width as ASCII, Simplified characters, lower case, one space for any run of spaces,
+    # and none beside a Chinese character: ASR puts them in at random, between characters and
+    # around Latin words (车主 APP, 领克 08). Applied to keywords and turns alike.
+    text = to_simplified(unicodedata.normalize("NFKC", text)).lower()
+    return _CJK_GAP.sub("", re.sub(r"\s+", " ", text).strip())
 
 
 def _keyword_pattern(keyword: str) -> re.Pattern[str]:

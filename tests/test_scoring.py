@@ -232,6 +232,8 @@ def test_threshold_edit_in_yaml_changes_the_result(settings: Settings, tmp_path:
 
     raw["threshold"] = 0.65
     path = tmp_path / "showroom.yaml"
+    lexicon = settings.models_dir / "scorecards" / raw["lexicon"]
+    (tmp_path / raw["lexicon"]).write_bytes(lexicon.read_bytes())
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), "utf-8")
     after = Scorer(load_scorecard(path)).score(turns)
     assert not after.checkpoints["greeting"].passed
@@ -355,3 +357,116 @@ def test_to_dict_is_the_json_contract() -> None:
         "start": 300.0,
         "end": 305.0,
     }
+
+
+def lexicon_folder(tmp_path: Path, lexicon: Any, **card: Any) -> Path:
+    write(tmp_path, card_dict(lexicon="dealer.lexicon.yaml", **card))
+    write(tmp_path, lexicon, name="dealer.lexicon.yaml")
+    return tmp_path / "showroom.yaml"
+
+
+def test_lexicon_cue_finds_a_violation_the_classifier_missed(tmp_path: Path) -> None:
+    lexicon = {
+        "violations": {
+            "rude": {"keywords": ["买不起就别问"]},
+            "pressure_tactic": {"patterns": [r"only one left\b"]},
+        }
+    }
+    raw = card_dict()
+    raw["violations"]["rude"]["keywords"] = ["你听不懂吗"]  # the scorecard's own, kept beside the lexicon's
+    write(tmp_path, raw | {"lexicon": "dealer.lexicon.yaml"})
+    write(tmp_path, lexicon, name="dealer.lexicon.yaml")
+    card = load_scorecard(tmp_path / "showroom.yaml")
+    assert card.violations["rude"].keywords == ("你听不懂吗", "买不起就别问")
+    turns = [
+        *perfect_call(),
+        sales(20, "買 不 起 就 別 問 了", rude=0.02),  # Traditional, ASR spaces: still the keyword
+        sales(21, "It's the ONLY one left, honestly", pressure_tactic=0.1),
+        sales(22, "我们不搞那种今天不定就没了的套路", pressure_tactic=0.1),  # no cue, classifier low
+    ]
+    result = Scorer(card).score(turns)
+    assert [(v.type, v.turn, v.matched) for v in result.violations] == [
+        ("rude", 20, "买不起就别问"),
+        ("pressure_tactic", 21, r"only one left\b"),
+    ]
+    assert result.violations[0].confidence == 0.02  # the classifier's own probability, reported as is
+    assert result.penalty == 60 and result.score == 40.0
+    assert result.to_dict()["violations"][0]["matched"] == "买不起就别问"
+
+
+def test_scorecards_folder_skips_lexicon_files(tmp_path: Path) -> None:
+    folder = tmp_path / "models"
+    (folder / "scorecards").mkdir(parents=True)
+    lexicon_folder(folder / "scorecards", {"violations": {"rude": {"keywords": ["滚"]}}})
+    cards = load_scorecards(folder)
+    assert list(cards) == ["showroom"] and cards["showroom"].violations["rude"].keywords == ("滚",)
+
+
+@pytest.mark.parametrize(
+    ("lexicon", "card", "message"),
+    [
+        ({"violations": {"rude": {"patterns": ["(unclosed"]}}}, {}, "is not a regular expression"),
+        ({"violations": {"lying": {"keywords": ["x"]}}}, {}, "unknown violation 'lying'"),
+        ({"violations": {"rude": {"words": ["x"]}}}, {}, "violations.rude.words"),
+        ("- a list\n", {}, "expected a mapping"),
+    ],
+)
+def test_bad_lexicon_raises_config_error(tmp_path: Path, lexicon: Any, card: Any, message: str) -> None:
+    path = lexicon_folder(tmp_path, lexicon, **card)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_scorecard(path)
+    assert "dealer.lexicon.yaml" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "name", ["../secrets.lexicon.yaml", "/etc/x.lexicon.yaml", "cues.yaml", "a/b.lexicon.yaml"]
+)
+def test_lexicon_must_be_a_lexicon_file_beside_the_scorecard(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ConfigError, match="lexicon"):
+        load_scorecard(write(tmp_path, card_dict(lexicon=name)))
+
+
+def test_missing_lexicon_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read lexicon"):
+        load_scorecard(write(tmp_path, card_dict(lexicon="absent.lexicon.yaml")))
+
+
+NORMAL_SALES_TALK = [
+    "厂家给的是终身质保，三电系统都在里面，您放心。",
+    "本月活动价是二十一万八，优惠到月底。",
+    "这款库存不多了，您要是喜欢可以先看看。",
+    "订车要交五千的保证金，不想要了可以退。",
+    "比亚迪汉也是好车，但我们后排空间更大一些，更适合一家人。",
+    "我保证按时交车，有任何进展第一时间通知您。",
+    "This offer runs until the end of the month.",
+    "I promise I'll call you back tomorrow with the numbers.",
+    "Would you like to sign today, or take some time to think it over?",
+    "The Camry is a good car too, but ours has more room in the back.",
+]
+
+
+@pytest.mark.parametrize("text", NORMAL_SALES_TALK)
+def test_shipped_lexicon_leaves_normal_sales_talk_alone(settings: Settings, text: str) -> None:
+    scorer = Scorer.from_models_dir(settings.models_dir, "showroom")
+    assert {v: scorer.violation_cue(v, text) for v in VIOLATIONS} == dict.fromkeys(VIOLATIONS)
+
+
+def test_shipped_lexicon_on_the_generated_train_split(settings: Settings) -> None:
+    """On the train split: the cues find the violations and almost nothing else."""
+    from callintel.corpus import generate
+
+    scorer = Scorer.from_models_dir(settings.models_dir, "showroom")
+    found = missed = false = normal = 0
+    for dialogue in generate("train", 300, seed=5):
+        for turn in (t for t in dialogue["turns"] if t["role"] == "sales"):
+            gold = set(turn["violations"])
+            normal += not gold
+            for violation in VIOLATIONS:
+                cue = scorer.violation_cue(violation, turn["text"])
+                if violation in gold:
+                    found, missed = found + (cue is not None), missed + (cue is None)
+                elif cue is not None:
+                    false += 1
+    assert found + missed > 30 and normal > 1000
+    assert found / (found + missed) >= 0.9
+    assert false / normal <= 0.005

@@ -124,6 +124,8 @@ def test_understander_on_a_call(tiny_models: Path, settings) -> None:
 def test_evaluate_reports_every_label(tiny_models: Path, settings) -> None:
     report = evaluate(tiny_models, corpus("heldout", 30, seed=3), settings.models_dir)
     assert len(report.checkpoints) == 9 and len(report.violations) == 4
+    assert [s.label for s in report.violations_model] == [s.label for s in report.violations]
+    assert 0.0 <= report.violation_recall_model <= 1.0 and 0.0 <= report.violation_recall <= 1.0
     assert 0.0 <= report.checkpoint_macro_f1 <= 1.0
     assert sum(map(sum, report.grades.confusion)) == 30
 
@@ -132,22 +134,26 @@ def test_evaluate_reports_every_label(tiny_models: Path, settings) -> None:
 def test_default_models_on_the_held_out_split(understanding_dir: Path, settings) -> None:
     """The default models on the held-out split (templates and phrase banks never trained on).
 
-    The issue's targets, asserted: checkpoint macro-F1 >= 0.85, attribute exact match >= 0.80
-    for budget, models and timeline, grade accuracy >= 0.75 with errors more than one grade
-    away <= 5%. Measured 2026-11-23 on this split: 0.895; 0.937 / 0.833 / 0.912; 0.908 and 0.043.
+    The issue's targets, asserted: checkpoint macro-F1 >= 0.85, violation recall >= 0.80,
+    attribute exact match >= 0.80 for budget, models and timeline, grade accuracy >= 0.75
+    with errors more than one grade away <= 5%. Measured 2026-11-23 on this split: 0.895;
+    0.910; 0.937 / 0.833 / 0.912; 0.908 and 0.043.
 
-    Violation recall is NOT at its target (0.80): it measured 0.43 (only ~100 held-out
-    violations). The assertion below is a regression floor under that, not the target; see
-    models/understanding/README.md.
+    Violation recall is as the scorecards decide: the classifier at the scorecard's threshold,
+    or a cue of the shipped lexicon (models/scorecards/violations.lexicon.yaml, written without
+    reading the held-out split). The classifier alone reaches 0.43 at 0.5; its floor is
+    asserted separately so that a regression of the model cannot hide behind the lexicon.
     """
     report = evaluate(understanding_dir, corpus("heldout", 600, seed=0), settings.models_dir)
     assert report.checkpoint_macro_f1 >= 0.85, report.checkpoints
+    assert report.violation_recall >= 0.80, report.violations
+    assert min(s.precision for s in report.violations) >= 0.6, report.violations
+    assert report.violation_recall_model >= 0.30, report.violations_model
     exact = {a.key: a.exact_match for a in report.attributes}
     for key in ("budget_cny", "models_of_interest", "purchase_timeline_days"):
         assert exact[key] >= 0.80, exact
     assert report.grades.accuracy >= 0.75, report.grades
     assert report.grades.off_by_more_than_one <= 0.05, report.grades
-    assert report.violation_recall >= 0.30, report.violations
 
 
 def test_calls_with_one_role_only(tiny_models: Path, settings) -> None:

@@ -24,8 +24,9 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
 from callintel.corpus import generate
-from callintel.corpus.labels import CHECKPOINTS, GRADES
+from callintel.corpus.labels import CHECKPOINTS, GRADES, VIOLATIONS
 from callintel.normalize import Gazetteer
+from callintel.scoring import Scorer, load_scorecards
 from callintel.settings import Settings
 from callintel.understand.extract import Mention, read_mentions
 from callintel.understand.intent import combine_with_timeline, fit_reliability
@@ -197,11 +198,16 @@ def build(
 
 @dataclass(frozen=True)
 class EvalReport:
+    """``violations``/``violation_recall``: as the scenario's scorecard decides (classifier at
+    the scorecard's threshold, or a lexicon cue); ``*_model``: the classifier alone at 0.5."""
+
     dialogues: int
     checkpoints: list[LabelScore]
     violations: list[LabelScore]
     checkpoint_macro_f1: float
     violation_recall: float
+    violations_model: list[LabelScore]
+    violation_recall_model: float
     attributes: list[Any]
     grades: GradeScores
 
@@ -218,14 +224,13 @@ def evaluate(directory: Path, dialogues: Sequence[Mapping[str, Any]], models_dir
     model = AutoModelForSequenceClassification.from_pretrained(directory / "script")
     examples = script_examples(dialogues)
     logits = np.stack(predict_logits("script", model, tokenizer, encode_script(tokenizer, examples)))
-    predicted = (1 / (1 + np.exp(-logits))) >= 0.5
+    probabilities = 1 / (1 + np.exp(-logits))
     truth = np.array([[label in e.labels for label in SCRIPT_LABELS] for e in examples])
-    scores = label_scores(SCRIPT_LABELS, truth, predicted)
+    scores = label_scores(SCRIPT_LABELS, truth, probabilities >= 0.5)
     checkpoint_scores = scores[: len(CHECKPOINTS)]
-    violation_scores = scores[len(CHECKPOINTS) :]
     v_truth = truth[:, len(CHECKPOINTS) :]
-    v_pred = predicted[:, len(CHECKPOINTS) :]
-    violation_recall = float((v_truth & v_pred).sum() / max(1, v_truth.sum()))
+    v_model = probabilities[:, len(CHECKPOINTS) :] >= 0.5
+    v_scored = _scored_violations(dialogues, probabilities[:, len(CHECKPOINTS) :], models_dir)
 
     tally = AttributeTally()
     mentions = read_dialogues(directory, dialogues, gazetteer)
@@ -253,12 +258,35 @@ def evaluate(directory: Path, dialogues: Sequence[Mapping[str, Any]], models_dir
     return EvalReport(
         dialogues=len(dialogues),
         checkpoints=checkpoint_scores,
-        violations=violation_scores,
         checkpoint_macro_f1=float(np.mean([s.f1 for s in checkpoint_scores])),
-        violation_recall=violation_recall,
+        violations=label_scores(VIOLATIONS, v_truth, v_scored),
+        violation_recall=_recall(v_truth, v_scored),
+        violations_model=label_scores(VIOLATIONS, v_truth, v_model),
+        violation_recall_model=_recall(v_truth, v_model),
         attributes=tally.scores(),
         grades=grades,
     )
+
+
+def _scored_violations(
+    dialogues: Sequence[Mapping[str, Any]], probabilities: np.ndarray, models_dir: Path
+) -> np.ndarray:
+    """Per sales turn (in ``script_examples`` order) and violation: does the dialogue's
+    scorecard count it (classifier at the scorecard's threshold, or one of its cues)?"""
+    scorers = {scenario: Scorer(card) for scenario, card in load_scorecards(models_dir).items()}
+    sales = [(d["scenario"], t["text"]) for d in dialogues for t in d["turns"] if t["role"] == "sales"]
+    out = np.zeros(probabilities.shape, dtype=bool)
+    for i, ((scenario, text), row) in enumerate(zip(sales, probabilities, strict=True)):
+        scorer = scorers[scenario]
+        for j, violation in enumerate(VIOLATIONS):
+            out[i, j] = row[j] >= scorer.scorecard.threshold_of(violation) or (
+                scorer.violation_cue(violation, text) is not None
+            )
+    return out
+
+
+def _recall(truth: np.ndarray, predicted: np.ndarray) -> float:
+    return float((truth & predicted).sum() / max(1, truth.sum()))
 
 
 def read_dialogues(
@@ -307,7 +335,7 @@ def write_model_cards(directory: Path, report: EvalReport, training: Mapping[str
     )
     table = "| label | precision | recall | F1 | support |\n|---|---|---|---|---|\n" + "\n".join(
         f"| {s.label} | {s.precision:.3f} | {s.recall:.3f} | {s.f1:.3f} | {s.support} |"
-        for s in report.checkpoints + report.violations
+        for s in report.checkpoints + report.violations_model
     )
     attributes = "| key | exact match | precision | F1 | support |\n|---|---|---|---|---|\n" + "\n".join(
         f"| {a.key} | {a.exact_match:.3f} | {a.precision:.3f} | {a.f1:.3f} | {a.support} |"
@@ -316,7 +344,9 @@ def write_model_cards(directory: Path, report: EvalReport, training: Mapping[str
     grades = report.grades
     cards = {
         "script": f"# Script checkpoints and violations\n\n{common}\nCheckpoint macro-F1 "
-        f"{report.checkpoint_macro_f1:.3f}; violation recall {report.violation_recall:.3f}.\n\n{table}\n",
+        f"{report.checkpoint_macro_f1:.3f}; violation recall of this classifier alone (at 0.5) "
+        f"{report.violation_recall_model:.3f}, and {report.violation_recall:.3f} as the scorecards "
+        f"decide (classifier at their threshold, or a cue of their lexicon).\n\n{table}\n",
         "attributes": f"# Customer attributes (BIO)\n\n{common}\n{attributes}\n",
         "intent": f"# Purchase-intent grade\n\n{common}\nAccuracy {grades.accuracy:.3f}; errors more than "
         f"one grade away {grades.off_by_more_than_one:.3f}; ECE {grades.ece:.3f} (temperature-scaled).\n",
