@@ -15,13 +15,14 @@ import pytest
 from callintel.corpus import generate
 from callintel.normalize import Gazetteer
 from callintel.understand.build import BuildConfig, build, corpus, evaluate, is_trained
-from callintel.understand.classifiers import CallTurn, Understander
+from callintel.understand.classifiers import CallTurn, Understander, make_tags
 from callintel.understand.extract import read_mentions
 from callintel.understand.intent import combine_with_timeline, fit_reliability
 from callintel.understand.metrics import expected_calibration_error, grade_scores
 from callintel.understand.tasks import BIO_LABELS, bio_tags, spans_from_tags, word_span
 from callintel.understand.training import TrainConfig, fit_temperature
 from callintel.understand.transcripts import parse_transcript
+from callintel.understand.types import IntentResult, Tag
 
 TINY = TrainConfig(epochs=1.0, batch_size=16, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64)
 
@@ -291,3 +292,19 @@ def test_tokenizer_training_is_reproducible_across_processes(tmp_path: Path) -> 
         for seed in (1, 2)
     }
     assert len(runs) == 1, runs
+
+
+def test_violation_tags_take_the_classifier_or_the_lexicon_confidence() -> None:
+    scorecard = {
+        "score": 70.0,
+        "checkpoints": {},
+        "violations": [
+            {"type": "rude", "confidence": 0.03, "matched": "买不起就别问"},
+            {"type": "pressure_tactic", "confidence": 0.81234, "matched": None},
+        ],
+    }
+    tags = make_tags({}, IntentResult("B", dict.fromkeys("HABCN", 0.2)), scorecard)
+    assert [t for t in tags if t.key == "violation"] == [
+        Tag("violation", "rude", 1.0),  # a QA cue is the team's own rule
+        Tag("violation", "pressure_tactic", 0.8123),
+    ]

@@ -301,5 +301,8 @@ def make_tags(
         if not item["passed"] and item.get("applicable", True):
             tags.append(Tag("script_missed", key, round(float(item["confidence"]), 4)))
     for violation in scorecard["violations"]:
-        tags.append(Tag("violation", violation["type"], round(float(violation.get("confidence", 1.0)), 4)))
+        # A lexicon cue is the QA team's own rule: it counts as certain, whatever the classifier said.
+        certain = violation.get("matched") is not None
+        p = 1.0 if certain else round(float(violation.get("confidence", 1.0)), 4)
+        tags.append(Tag("violation", violation["type"], p))
     return tuple(tags)
