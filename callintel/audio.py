@@ -91,6 +91,57 @@ class Audio:
         return float(np.corrcoef(left, right)[0, 1]) >= min_correlation
 
 
+_FORMATS: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"fLaC", "flac"),
+    (0, b"ID3", "mp3"),
+    (0, b"\xff\xfb", "mp3"),
+    (0, b"\xff\xf3", "mp3"),
+    (0, b"\xff\xf2", "mp3"),
+    (0, b"\xff\xf1", "aac"),
+    (0, b"\xff\xf9", "aac"),
+    (0, b"OggS", "ogg"),
+    (0, b"#!AMR", "amr"),
+    (4, b"ftyp", "m4a"),
+    (0, b"caff", "caf"),
+    (0, b"\x1a\x45\xdf\xa3", "webm"),
+)
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The container named by a file's first bytes (wav, flac, mp3, aac, ogg, amr, m4a, caf,
+    aiff, webm), whatever the file is called; None when they name no audio container."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "wav"
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return "aiff"
+    return next((fmt for offset, magic, fmt in _FORMATS if head[offset : offset + len(magic)] == magic), None)
+
+
+def probe_duration(path: Path) -> float:
+    """The duration in seconds of the audio stream in ``path``, read from its headers (or by
+    demuxing when the headers do not say).
+
+    Raises:
+        NotAudioError when there is no audio stream; AudioDecodeError when it cannot be read.
+    """
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            streams = list(container.streams.audio)
+            if not streams:
+                raise NotAudioError("the file has no audio stream")
+            duration = _header_duration(container, streams[0])
+            if duration is None:
+                end = 0.0
+                for packet in container.demux(streams[0]):
+                    if packet.pts is not None and packet.time_base is not None:
+                        end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+                duration = end
+            return float(duration)
+    except av.error.FFmpegError as e:
+        # Not str(e): it names the path, which is the store's business, not the client's.
+        raise AudioDecodeError(f"the file cannot be read as audio ({e.strerror or type(e).__name__})") from e
+
+
 def _looks_like_media(head: bytes) -> bool:
     return any(head[offset : offset + len(magic)] == magic for offset, magic in _MAGIC)
 

@@ -401,6 +401,101 @@ def understand_transcript(
         json_out.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
+# --- The service ------------------------------------------------------------------------------
+
+db_app = typer.Typer(help="The service's database.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys of the service.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema (CALLINTEL_DATABASE_URL; default SQLite in the data dir)."""
+    from callintel.store.db import upgrade
+
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    console.print(f"database at head: {_safe_url(settings.database_url)}")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="admin, qa or crm.")],
+    dealer: Annotated[list[str], typer.Option(help="A dealer the key may see (repeat); '*' for all.")],
+    name: Annotated[str, typer.Option(help="A note to recognise the key by.")] = "",
+) -> None:
+    """Create an API key; it is printed once and only its hash is stored."""
+    from callintel.store.db import Database, upgrade
+    from callintel.store.keys import create_key
+
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session:
+            row, key = create_key(session, role, dealer, name)
+    except ValueError as e:
+        errors.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(code=2) from e
+    finally:
+        db.dispose()
+    console.print(f"key id {row.id} ({row.role}; dealers: {', '.join(row.dealers)})")
+    print(key)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    in_process_workers: Annotated[
+        int, typer.Option(help="Worker threads in this process; 0 when `callintel worker` processes run.")
+    ] = 1,
+) -> None:
+    """Run the REST API (migrating the database first), with an in-process worker by default."""
+    import uvicorn
+
+    from api import create_app
+    from callintel.store.db import upgrade
+
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    uvicorn.run(create_app(settings, in_process_workers=in_process_workers), host=host, port=port)
+
+
+@app.command()
+def worker(
+    poll: Annotated[float, typer.Option(help="Seconds between looks at an empty queue.")] = 1.0,
+    lease: Annotated[float, typer.Option(help="Seconds a job is held without a heartbeat.")] = 60.0,
+) -> None:
+    """Process queued calls until stopped (SIGINT/SIGTERM finish the current job first)."""
+    import datetime as dt
+    import signal
+    import threading
+
+    from callintel.pipeline import Pipeline
+    from callintel.store.blobs import BlobStore
+    from callintel.store.db import Database
+    from callintel.worker import Worker, pipeline_analyzer
+
+    settings = Settings.from_env()
+    db = Database(settings.database_url)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    analyze = pipeline_analyzer(Pipeline.from_settings(settings))
+    Worker(
+        db, BlobStore(settings.audio_dir), analyze, lease=dt.timedelta(seconds=lease), poll_seconds=poll
+    ).run(stop)
+    db.dispose()
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def main() -> None:
     app()
 

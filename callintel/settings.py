@@ -21,24 +21,48 @@ def _default_cache_dir() -> Path:
     return Path(base) / "callintel"
 
 
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "callintel"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Paths and limits, read once from the environment at the program's edge.
 
-    Variables: CALLINTEL_MODELS_DIR, CALLINTEL_CACHE_DIR, CALLINTEL_MAX_AUDIO_SECONDS.
+    Variables: CALLINTEL_MODELS_DIR, CALLINTEL_CACHE_DIR, CALLINTEL_MAX_AUDIO_SECONDS,
+    CALLINTEL_DATA_DIR (stored audio, the default SQLite database), CALLINTEL_DATABASE_URL
+    (SQLAlchemy URL; default SQLite in the data dir), CALLINTEL_MAX_UPLOAD_BYTES,
+    CALLINTEL_SYNC_MAX_SECONDS (longest recording ``POST /v1/calls:analyze`` takes).
     """
 
     models_dir: Path = field(default_factory=_default_models_dir)
     cache_dir: Path = field(default_factory=_default_cache_dir)
     max_audio_seconds: float = 4 * 3600.0
+    data_dir: Path = field(default_factory=_default_data_dir)
+    database_url: str = ""
+    max_upload_bytes: int = 512 * 1024 * 1024
+    sync_max_seconds: float = 120.0
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'callintel.db'}")
+
+    @property
+    def audio_dir(self) -> Path:
+        return self.data_dir / "audio"
 
     @classmethod
     def from_env(cls) -> Settings:
         defaults = cls()
+        env = os.environ.get
+        data_dir = Path(env("CALLINTEL_DATA_DIR", defaults.data_dir))
         return cls(
-            models_dir=Path(os.environ.get("CALLINTEL_MODELS_DIR", defaults.models_dir)),
-            cache_dir=Path(os.environ.get("CALLINTEL_CACHE_DIR", defaults.cache_dir)),
-            max_audio_seconds=float(
-                os.environ.get("CALLINTEL_MAX_AUDIO_SECONDS", defaults.max_audio_seconds)
-            ),
+            models_dir=Path(env("CALLINTEL_MODELS_DIR", defaults.models_dir)),
+            cache_dir=Path(env("CALLINTEL_CACHE_DIR", defaults.cache_dir)),
+            max_audio_seconds=float(env("CALLINTEL_MAX_AUDIO_SECONDS", defaults.max_audio_seconds)),
+            data_dir=data_dir,
+            database_url=env("CALLINTEL_DATABASE_URL", ""),
+            max_upload_bytes=int(env("CALLINTEL_MAX_UPLOAD_BYTES", defaults.max_upload_bytes)),
+            sync_max_seconds=float(env("CALLINTEL_SYNC_MAX_SECONDS", defaults.sync_max_seconds)),
         )

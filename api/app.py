@@ -1,0 +1,150 @@
+"""The FastAPI application: routes, errors, the in-process worker, health and metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from sqlalchemy import func, select, text
+
+from api import calls, problems
+from callintel.settings import Settings
+from callintel.store.blobs import BlobStore
+from callintel.store.db import Database, is_current
+from callintel.store.models import Job
+from callintel.worker import Analyzer, Worker
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings,
+    analyzer: Callable[[], Analyzer] | None = None,
+    in_process_workers: int = 1,
+    db: Database | None = None,
+) -> FastAPI:
+    """The service on ``settings``' database and storage.
+
+    Args:
+        analyzer: makes the analysis function for in-process workers (loads the models);
+            called once, at startup. None with ``in_process_workers`` > 0 loads the pipeline.
+        in_process_workers: worker threads inside this process (0: separate `callintel worker`
+            processes do the work).
+    """
+    database = db or Database(settings.database_url)
+    stop = threading.Event()
+    wake = threading.Event()
+    threads: list[threading.Thread] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if in_process_workers > 0:
+            analyze = (analyzer or _load_pipeline(settings))()
+            for i in range(in_process_workers):
+                worker = Worker(database, app.state.blobs, analyze, poll_seconds=1.0)
+                worker.name = f"{worker.name}:in-process-{i}"
+                thread = threading.Thread(target=_run_worker, args=(worker, stop, wake), daemon=True)
+                thread.start()
+                threads.append(thread)
+        try:
+            yield
+        finally:
+            stop.set()
+            wake.set()
+            for thread in threads:
+                thread.join(timeout=30)
+            if db is None:
+                database.dispose()
+
+    app = FastAPI(
+        title="callintel",
+        version="1",
+        description="Sales-call intelligence: upload recordings, get transcripts, scorecards, "
+        "customer attributes, intent grades and journey tags.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.blobs = BlobStore(settings.audio_dir)
+    app.state.wake_workers = wake.set
+    problems.install(app)
+    app.include_router(calls.router)
+    _install_upload_limit(app, settings.max_upload_bytes)
+    _install_health(app)
+    return app
+
+
+def _run_worker(worker: Worker, stop: threading.Event, wake: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            worked = worker.run_once()
+        except Exception:
+            logger.exception("in-process worker: unexpected error; going on")
+            worked = False
+        if not worked:
+            wake.wait(worker.poll_seconds)
+            wake.clear()
+
+
+def _load_pipeline(settings: Settings) -> Callable[[], Analyzer]:
+    def load() -> Analyzer:
+        from callintel.pipeline import Pipeline
+        from callintel.worker import pipeline_analyzer
+
+        return pipeline_analyzer(Pipeline.from_settings(settings))
+
+    return load
+
+
+def _install_upload_limit(app: FastAPI, max_bytes: int) -> None:
+    # Refuse a body announced as too large before reading it (the multipart overhead is small).
+    @app.middleware("http")
+    async def limit(request: Request, call_next: Any) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                return problems.problem_response(400, "Content-Length is not a number")
+            if int(length) > max_bytes + 1024 * 1024:
+                return problems.problem_response(
+                    413, f"the request is larger than the limit of {max_bytes} bytes"
+                )
+        response: Response = await call_next(request)
+        return response
+
+
+def _install_health(app: FastAPI) -> None:
+    registry = CollectorRegistry()
+    queued = Gauge("callintel_jobs", "Jobs by status", ["status"], registry=registry)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    def readyz(request: Request) -> Response:
+        """The database answers and its schema is migrated."""
+        db: Database = request.app.state.db
+        try:
+            with db.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            ready = is_current(db.engine)
+        except Exception as e:
+            return problems.problem_response(503, f"database not reachable: {type(e).__name__}")
+        if not ready:
+            return problems.problem_response(503, "database schema missing: run `callintel db upgrade`")
+        return Response('{"status":"ready"}', media_type="application/json")
+
+    @app.get("/metrics", tags=["ops"], response_class=Response)
+    def metrics(request: Request) -> Response:
+        """Prometheus metrics."""
+        with request.app.state.db.session() as session:
+            counts = dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+        for status in ("queued", "running", "done", "failed"):
+            queued.labels(status).set(counts.get(status, 0))
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,133 @@
+"""The job queue on the database: claim by lease, heartbeat, finish once, bounded retries.
+
+A claim is one ``UPDATE … WHERE id = (SELECT … LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING``:
+on PostgreSQL concurrent workers skip each other's rows; SQLite has no row locks, but every
+transaction there takes the database's write lock at BEGIN (see ``db.make_engine``), which
+serialises claims. A job whose lease expired (its worker died) is claimable again; finishing
+is fenced by the lease, so a job completes once even if two workers ran it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from callintel.store.models import Call, Job, utcnow
+
+
+@dataclass(frozen=True)
+class Claimed:
+    job_id: str
+    call_id: str
+    attempt: int
+
+
+def enqueue(session: Session, call_id: str, max_attempts: int = 3) -> Job:
+    job = Job(call_id=call_id, max_attempts=max_attempts)
+    session.add(job)
+    session.flush()
+    return job
+
+
+def claim(
+    session: Session, worker: str, lease: dt.timedelta, now: dt.datetime | None = None
+) -> Claimed | None:
+    """Take the oldest available job for ``worker`` for ``lease``; None when there is none."""
+    now = now or utcnow()
+    _fail_exhausted(session, now)
+    available = or_(
+        and_(Job.status == "queued", Job.available_at <= now),
+        and_(Job.status == "running", Job.lease_expires_at < now),
+    )
+    candidate = (
+        select(Job.id)
+        .where(available, Job.attempts < Job.max_attempts)
+        .order_by(Job.available_at, Job.created_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    row = session.execute(
+        update(Job)
+        .where(Job.id == candidate)
+        .values(
+            status="running",
+            lease_owner=worker,
+            lease_expires_at=now + lease,
+            heartbeat_at=now,
+            attempts=Job.attempts + 1,
+        )
+        .returning(Job.id, Job.call_id, Job.attempts)
+    ).first()
+    if row is None:
+        return None
+    session.execute(update(Call).where(Call.id == row.call_id).values(status="processing", updated_at=now))
+    return Claimed(row.id, row.call_id, row.attempts)
+
+
+def heartbeat(session: Session, job_id: str, worker: str, lease: dt.timedelta) -> bool:
+    """Extend the lease; False if the job is no longer this worker's (lost to another)."""
+    now = utcnow()
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.lease_owner == worker, Job.status == "running")
+        .values(lease_expires_at=now + lease, heartbeat_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def finish(session: Session, job_id: str, worker: str) -> bool:
+    """Mark the job done if this worker still holds it. The caller writes the job's results in
+    the same transaction and rolls back when this returns False."""
+    now = utcnow()
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.lease_owner == worker, Job.status == "running")
+        .values(status="done", finished_at=now, lease_expires_at=None, error=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def fail(session: Session, job_id: str, worker: str, error: str, retry: bool) -> str | None:
+    """Record a failed attempt: back to the queue with exponential backoff while attempts
+    remain and ``retry``, else ``failed`` for good. Returns the new status (None: not ours)."""
+    now = utcnow()
+    job = session.get(Job, job_id, with_for_update=True)
+    if job is None or job.lease_owner != worker or job.status != "running":
+        return None
+    job.error = error[:4000]
+    job.lease_expires_at = None
+    if retry and job.attempts < job.max_attempts:
+        job.status = "queued"
+        job.available_at = now + dt.timedelta(seconds=2**job.attempts)
+        session.execute(update(Call).where(Call.id == job.call_id).values(status="queued", updated_at=now))
+    else:
+        job.status = "failed"
+        job.finished_at = now
+        session.execute(
+            update(Call)
+            .where(Call.id == job.call_id)
+            .values(status="failed", error=job.error, updated_at=now)
+        )
+    return job.status
+
+
+def _fail_exhausted(session: Session, now: dt.datetime) -> None:
+    """Jobs whose worker died on their last allowed attempt go to ``failed``."""
+    dead = session.scalars(
+        select(Job).where(
+            Job.status == "running", Job.lease_expires_at < now, Job.attempts >= Job.max_attempts
+        )
+    ).all()
+    for job in dead:
+        job.status = "failed"
+        job.finished_at = now
+        job.error = f"the worker holding it stopped responding (attempt {job.attempts} of {job.max_attempts})"
+        session.execute(
+            update(Call)
+            .where(Call.id == job.call_id)
+            .values(status="failed", error=job.error, updated_at=now)
+        )

@@ -1,0 +1,204 @@
+"""Workers: take queued calls from the database, analyse them, store the results once.
+
+``callintel worker`` runs one in its own process (start several); ``callintel serve`` runs
+one inside the API process for the single-machine default. A worker holds a job by lease and
+renews it by heartbeat while the pipeline runs; results, tags and the ``call.analyzed`` event
+are written in one transaction, fenced by the lease (see ``store.jobs``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+import traceback
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from callintel.errors import AudioError
+from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions
+from callintel.store import jobs
+from callintel.store.blobs import BlobStore
+from callintel.store.db import Database
+from callintel.store.models import Analysis, Call, Event, TagRecord, Transcript, utcnow
+
+logger = logging.getLogger(__name__)
+
+Analyzer = Callable[[Path, AnalysisOptions], Mapping[str, Any]]
+"""A recording and its options in, the ``AnalysisResult`` as JSON-ready dict out."""
+
+
+def call_options(call: Call) -> AnalysisOptions:
+    """The analysis options a call's metadata asks for."""
+    return AnalysisOptions(
+        transcription=TranscriptionOptions(language=call.language),
+        speakers=SpeakerOptions(channels=call.channel_layout),  # type: ignore[arg-type]
+        scenario=call.scenario,  # type: ignore[arg-type]
+        call_date=call.recorded_at.date().isoformat() if call.recorded_at else None,
+    )
+
+
+def store_result(session: Session, call: Call, result: Mapping[str, Any]) -> None:
+    """Write an analysis of ``call``: transcript, analysis, journey tags and the outbox event."""
+    now = utcnow()
+    understanding = result.get("understanding") or {}
+    session.merge(Transcript(call_id=call.id, language=result.get("language"), turns=list(result["turns"])))
+    models = {m["name"]: m["version"] for m in result.get("models", ())}
+    models.update({f"understanding/{k}": v for k, v in (understanding.get("models") or {}).items()})
+    session.add(
+        Analysis(
+            call_id=call.id,
+            scorecard=understanding.get("scorecard"),
+            attributes=understanding.get("attributes"),
+            intent=understanding.get("intent"),
+            metrics=result.get("metrics"),
+            models=models,
+            result=dict(result),
+        )
+    )
+    version = ", ".join(str(v) for k, v in sorted(models.items()) if k.startswith("understanding/"))
+    tags = list(understanding.get("tags") or ())
+    for tag in tags:
+        session.add(
+            TagRecord(
+                dealer_id=call.dealer_id,
+                call_id=call.id,
+                customer_id=call.customer_id,
+                key=tag["key"],
+                value=str(tag["value"]),
+                confidence=float(tag["confidence"]),
+                model_version=version[:100],
+                created_at=now,
+            )
+        )
+    call.status = "done"
+    call.error = None
+    call.updated_at = now
+    session.add(
+        Event(
+            dealer_id=call.dealer_id,
+            call_id=call.id,
+            type="call.analyzed",
+            payload={
+                "call_id": call.id,
+                "external_id": call.external_id,
+                "customer_id": call.customer.external_id if call.customer else None,
+                "intent": understanding.get("intent"),
+                "score": (understanding.get("scorecard") or {}).get("score"),
+                "tags": tags,
+            },
+        )
+    )
+
+
+class Worker:
+    """Processes jobs one at a time.
+
+    Args:
+        db: the database.
+        blobs: where the recordings are.
+        analyze: runs the pipeline (injected: tests pass a fake one).
+        lease: how long a claim lasts without a heartbeat; heartbeats come every third of it.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        analyze: Analyzer,
+        name: str | None = None,
+        lease: dt.timedelta = dt.timedelta(seconds=60),
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.analyze = analyze
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self.lease = lease
+        self.poll_seconds = poll_seconds
+
+    def run(self, stop: threading.Event) -> None:
+        """Process jobs until ``stop`` is set."""
+        logger.info("worker %s started", self.name)
+        while not stop.is_set():
+            try:
+                worked = self.run_once()
+            except Exception:
+                logger.exception("worker %s: unexpected error; going on", self.name)
+                worked = False
+            if not worked:
+                stop.wait(self.poll_seconds)
+
+    def run_once(self) -> bool:
+        """Claim and process one job; False when there was none."""
+        with self.db.session() as session:
+            claimed = jobs.claim(session, self.name, self.lease)
+            if claimed is None:
+                return False
+            call = session.get(Call, claimed.call_id)
+            assert call is not None and call.recording is not None
+            path = self.blobs.path(call.recording.storage_path)
+            options = call_options(call)
+        logger.info(
+            "worker %s: job %s (call %s, attempt %d)", self.name, claimed.job_id, call.id, claimed.attempt
+        )
+        lost = threading.Event()
+        done = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(claimed.job_id, done, lost), daemon=True)
+        beat.start()
+        try:
+            result = self.analyze(path, options)
+        except AudioError as e:
+            self._fail(claimed, f"{type(e).__name__}: {e}", retry=False)
+            return True
+        except Exception as e:
+            logger.warning("job %s failed: %s", claimed.job_id, traceback.format_exc(limit=3))
+            self._fail(claimed, f"{type(e).__name__}: {e}", retry=True)
+            return True
+        finally:
+            done.set()
+            beat.join()
+        if lost.is_set():
+            logger.warning("job %s: lease lost to another worker; result dropped", claimed.job_id)
+            return True
+        with self.db.session() as session:
+            if not jobs.finish(session, claimed.job_id, self.name):
+                session.rollback()
+                logger.warning("job %s: no longer ours at the end; result dropped", claimed.job_id)
+                return True
+            call = session.get(Call, claimed.call_id)
+            if call is not None:
+                store_result(session, call, result)
+        return True
+
+    def _fail(self, claimed: jobs.Claimed, error: str, retry: bool) -> None:
+        with self.db.session() as session:
+            status = jobs.fail(session, claimed.job_id, self.name, error, retry)
+        logger.info("job %s: attempt %d failed (%s): %s", claimed.job_id, claimed.attempt, status, error)
+
+    def _heartbeat(self, job_id: str, done: threading.Event, lost: threading.Event) -> None:
+        interval = self.lease.total_seconds() / 3
+        while not done.wait(interval):
+            try:
+                with self.db.session() as session:
+                    if not jobs.heartbeat(session, job_id, self.name, self.lease):
+                        lost.set()
+                        return
+            except Exception:
+                logger.exception("heartbeat of job %s failed", job_id)
+
+
+def pipeline_analyzer(pipeline: Any) -> Analyzer:
+    """An :data:`Analyzer` on a loaded :class:`callintel.pipeline.Pipeline`."""
+    lock = threading.Lock()  # one pipeline, one analysis at a time (the models are not shared-safe)
+
+    def analyze(path: Path, options: AnalysisOptions) -> Mapping[str, Any]:
+        with lock:
+            return dict(pipeline.analyze(path, options).to_dict())
+
+    return analyze
