@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import func, select, text
 
-from api import calls, problems
+from api import calls, more, problems
 from callintel.settings import Settings
 from callintel.store.blobs import BlobStore
 from callintel.store.db import Database, is_current
@@ -27,6 +27,7 @@ def create_app(
     analyzer: Callable[[], Analyzer] | None = None,
     in_process_workers: int = 1,
     db: Database | None = None,
+    sync_analysis: bool = True,
 ) -> FastAPI:
     """The service on ``settings``' database and storage.
 
@@ -35,6 +36,7 @@ def create_app(
             called once, at startup. None with ``in_process_workers`` > 0 loads the pipeline.
         in_process_workers: worker threads inside this process (0: separate `callintel worker`
             processes do the work).
+        sync_analysis: serve ``POST /v1/calls:analyze`` (loads the models into this process).
     """
     database = db or Database(settings.database_url)
     stop = threading.Event()
@@ -43,8 +45,12 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if in_process_workers > 0:
+        analyze = None
+        if in_process_workers > 0 or sync_analysis:
             analyze = (analyzer or _load_pipeline(settings))()
+            app.state.sync_analyzer = analyze if sync_analysis else None
+        if in_process_workers > 0:
+            assert analyze is not None
             for i in range(in_process_workers):
                 worker = Worker(database, app.state.blobs, analyze, poll_seconds=1.0)
                 worker.name = f"{worker.name}:in-process-{i}"
@@ -72,8 +78,10 @@ def create_app(
     app.state.db = database
     app.state.blobs = BlobStore(settings.audio_dir)
     app.state.wake_workers = wake.set
+    app.state.sync_analyzer = None
     problems.install(app)
     app.include_router(calls.router)
+    app.include_router(more.router)
     _install_upload_limit(app, settings.max_upload_bytes)
     _install_health(app)
     return app

@@ -333,3 +333,79 @@ def test_errors_are_problem_details_without_traces(service: Service) -> None:
     }
     assert service.client.get("/v1/calls?limit=100000", headers=auth(service.crm)).status_code == 422
     assert "openapi" in service.client.get("/openapi.json").json()
+
+
+def test_synchronous_analysis_for_short_recordings(db: Database, tmp_path: Path, audio_dir: Path) -> None:
+    service = Service(db, tmp_path, sync_max_seconds=20.0)
+    app = create_app(service.settings, analyzer=lambda: service.analyzer, in_process_workers=0, db=db)
+    with TestClient(app) as client, (audio_dir / "jfk.flac").open("rb") as f:
+        ok = client.post(
+            "/v1/calls:analyze",
+            files={"audio": ("a.flac", f, "audio/flac")},
+            data={"scenario": "inbound_call", "language": "en"},
+            headers=auth(service.crm),
+        )
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["understanding"]["intent"]["grade"] == "A"
+        ((_, options),) = service.analyzer.calls
+        assert options.scenario == "inbound_call" and options.transcription.language == "en"
+        with (audio_dir / "pyannote_sample.wav").open("rb") as long_file:  # 30 s
+            too_long = client.post(
+                "/v1/calls:analyze", files={"audio": ("b.wav", long_file)}, headers=auth(service.crm)
+            )
+        assert (
+            too_long.status_code == 413
+            and "synchronous analysis takes up to 20 s" in too_long.json()["detail"]
+        )
+    _nothing_written(service)
+
+
+def test_customer_journey_keeps_history_and_current_tags(service: Service, audio_dir: Path) -> None:
+    first = service.upload(audio_dir / "jfk.flac", customer_id="c-1").json()
+    service.worker.run_once()
+    second = service.upload(audio_dir / "pyannote_sample.wav", customer_id="c-1").json()
+    original = service.analyzer.__call__
+
+    def hotter(path: Path, options: Any) -> Any:
+        result = dict(original(path, options))
+        result["understanding"] = dict(result["understanding"])
+        result["understanding"]["tags"] = [{"key": "intent_grade", "value": "H", "confidence": 0.8}]
+        return result
+
+    service.worker.analyze = hotter
+    service.worker.run_once()
+    journey = service.client.get("/v1/customers/c-1/journey", headers=auth(service.crm)).json()
+    assert [c["id"] for c in journey["calls"]] == [first["id"], second["id"]]
+    current = {t["key"]: (t["value"], t["call_id"]) for t in journey["current_tags"]}
+    assert current["intent_grade"] == ("H", second["id"])  # the newest replaces the older
+    assert current["model_interest"] == ("领克 08", first["id"])  # not said again: kept
+    assert [t["value"] for t in journey["history"] if t["key"] == "intent_grade"] == ["A", "H"]
+    assert service.client.get("/v1/customers/c-1/journey", headers=auth(service.qa_other)).status_code == 404
+
+
+def test_review_is_stored_as_a_labelled_correction(service: Service, audio_dir: Path) -> None:
+    call = service.upload(audio_dir / "jfk.flac").json()
+    qa = make_key(service.db, "qa", "d1")
+    url = f"/v1/calls/{call['id']}/review"
+    body = {
+        "checkpoints": {"greeting": False},
+        "grade": "B",
+        "attributes": {"budget_cny": {"min": 1, "max": 2}},
+    }
+    assert service.client.post(url, json=body, headers=auth(qa)).status_code == 409  # not analysed yet
+    service.worker.run_once()
+    assert service.client.post(url, json=body, headers=auth(service.crm)).status_code == 403  # role
+    bad = service.client.post(url, json={"checkpoints": {"greting": True}}, headers=auth(qa))
+    assert bad.status_code == 422 and "unknown checkpoint greting" in bad.json()["detail"]
+    assert service.client.post(url, json={"grade": "Z"}, headers=auth(qa)).status_code == 422
+    done = service.client.post(url, json=body, headers=auth(qa))
+    assert done.status_code == 201, done.text
+    (row,) = iter_rows(service.db, "reviews")
+    assert row["call_id"] == call["id"]
+    assert service.client.post(url, json=body, headers=auth(service.qa_other)).status_code == 404
+
+
+def test_scorecards_are_readable(service: Service) -> None:
+    card = service.client.get("/v1/scorecards/showroom", headers=auth(service.crm)).json()
+    assert card["scenario"] == "showroom" and card["violations"]["rude"]["keywords"]  # lexicon merged
+    assert service.client.get("/v1/scorecards/garage", headers=auth(service.crm)).status_code == 422

@@ -1,0 +1,222 @@
+"""``/v1/calls:analyze`` (synchronous), customer journeys, QA reviews and scorecards."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from api.auth import require
+from api.calls import visible_call
+from api.problems import Problem
+from callintel.audio import probe_duration, sniff_format
+from callintel.errors import AudioError
+from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions
+from callintel.scoring import load_scorecard
+from callintel.store.blobs import TooLargeError
+from callintel.store.keys import Principal
+from callintel.store.models import Call, Customer, Review, TagRecord, utcnow
+
+router = APIRouter(prefix="/v1")
+Scenario = Literal["showroom", "inbound_call", "outbound_followup"]
+
+
+@router.post("/calls:analyze", tags=["calls"])
+async def analyze_now(
+    request: Request,
+    audio: Annotated[UploadFile, File(description="A short recording (see the duration limit).")],
+    who: Annotated[Principal, Depends(require("qa", "crm"))],
+    scenario: Annotated[Scenario, Form()] = "inbound_call",
+    channel_layout: Annotated[Literal["auto", "stereo", "mono"], Form()] = "auto",
+    language: Annotated[str | None, Form(max_length=8)] = None,
+    recorded_at: Annotated[dt.date | None, Form()] = None,
+) -> Any:
+    """Analyse a short recording and answer with the result at once; nothing is stored.
+    Longer than the limit (``CALLINTEL_SYNC_MAX_SECONDS``): 413, upload it to ``/v1/calls``."""
+    state = request.app.state
+    try:
+        options = AnalysisOptions(
+            transcription=TranscriptionOptions(language=language),
+            speakers=SpeakerOptions(channels=channel_layout),
+            scenario=scenario,
+            call_date=recorded_at.isoformat() if recorded_at else None,
+        )
+    except ValueError as e:
+        raise Problem(422, str(e).split(" (all:")[0]) from e
+    analyzer = state.sync_analyzer
+    if analyzer is None:
+        raise Problem(503, "this server does not analyse synchronously (no models loaded)")
+    try:
+        staged = await run_in_threadpool(
+            state.blobs.stage, iter(lambda: audio.file.read(1 << 20), b""), state.settings.max_upload_bytes
+        )
+    except TooLargeError as e:
+        raise Problem(413, str(e)) from e
+    try:
+        if staged.size == 0:
+            raise Problem(422, "the file is empty (0 bytes)")
+        if sniff_format(staged.head) is None:
+            raise Problem(415, "the file is not a recording in a supported format")
+        try:
+            duration = probe_duration(staged.path)
+        except AudioError as e:
+            raise Problem(422, f"the recording cannot be read: {e}") from e
+        limit = state.settings.sync_max_seconds
+        if duration > limit:
+            raise Problem(
+                413, f"the recording lasts {duration:.0f} s; synchronous analysis takes up to {limit:.0f} s"
+            )
+        try:
+            return await run_in_threadpool(analyzer, staged.path, options)
+        except AudioError as e:
+            raise Problem(422, f"the recording cannot be analysed: {e}") from e
+    finally:
+        state.blobs.discard(staged)
+
+
+class JourneyCall(BaseModel):
+    id: str
+    scenario: str
+    status: str
+    recorded_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+class JourneyTag(BaseModel):
+    key: str
+    value: str
+    confidence: float
+    call_id: str
+    model_version: str
+    created_at: dt.datetime
+
+
+class Journey(BaseModel):
+    customer_id: str
+    dealer: str
+    calls: list[JourneyCall]
+    current_tags: list[JourneyTag] = Field(description="The newest value of each tag key.")
+    history: list[JourneyTag] = Field(description="Every tag, oldest first.")
+
+
+@router.get("/customers/{customer_id}/journey", response_model=Journey, tags=["customers"])
+def journey(
+    request: Request,
+    customer_id: str,
+    who: Annotated[Principal, Depends(require("qa", "crm"))],
+    dealer: str | None = None,
+) -> Journey:
+    """A customer's calls and tags (the customer id is the CRM's, per dealer)."""
+    with request.app.state.db.session() as session:
+        query = select(Customer).where(Customer.external_id == customer_id)
+        if dealer is not None:
+            query = query.where(Customer.dealer_id == dealer)
+        customers = [c for c in session.scalars(query) if who.may_see(c.dealer_id)]
+        if not customers:
+            raise Problem(404, f"no customer {customer_id!r}")
+        if len(customers) > 1:
+            raise Problem(409, f"customer {customer_id!r} exists at several dealers: pass ?dealer=")
+        customer = customers[0]
+        calls = session.scalars(
+            select(Call).where(Call.customer_id == customer.id).order_by(Call.created_at)
+        ).all()
+        tags = session.scalars(
+            select(TagRecord)
+            .where(TagRecord.customer_id == customer.id)
+            .order_by(TagRecord.created_at, TagRecord.id)
+        ).all()
+        history = [
+            JourneyTag(
+                key=t.key,
+                value=t.value,
+                confidence=t.confidence,
+                call_id=t.call_id,
+                model_version=t.model_version,
+                created_at=t.created_at,
+            )
+            for t in tags
+        ]
+        current: dict[str, list[JourneyTag]] = {}
+        for tag in history:  # the newest call's values of a key replace the older ones
+            kept = current.get(tag.key)
+            if kept is None or kept[0].call_id != tag.call_id:
+                current[tag.key] = [tag]
+            else:
+                kept.append(tag)
+        return Journey(
+            customer_id=customer.external_id,
+            dealer=customer.dealer_id,
+            calls=[
+                JourneyCall(
+                    id=c.id,
+                    scenario=c.scenario,
+                    status=c.status,
+                    recorded_at=c.recorded_at,
+                    created_at=c.created_at,
+                )
+                for c in calls
+            ],
+            current_tags=[t for ts in current.values() for t in ts],
+            history=history,
+        )
+
+
+class ReviewIn(BaseModel):
+    """QA corrections; every part optional. Stored as a labelled example for training."""
+
+    model_config = {"extra": "forbid"}
+
+    checkpoints: dict[str, bool] = Field(default_factory=dict, description="checkpoint -> passed")
+    violations: dict[str, bool] = Field(default_factory=dict, description="violation -> committed")
+    attributes: dict[str, Any] = Field(default_factory=dict, description="attribute -> corrected value")
+    grade: Literal["H", "A", "B", "C", "N"] | None = None
+    swap_roles: bool = False
+    note: str = Field(default="", max_length=2000)
+
+
+@router.post("/calls/{call_id}/review", status_code=201, tags=["calls"])
+def review(
+    request: Request,
+    call_id: str,
+    who: Annotated[Principal, Depends(require("qa"))],
+    body: Annotated[ReviewIn, Body()],
+) -> dict[str, Any]:
+    """Record a QA review of a call."""
+    from callintel.corpus.labels import ATTRIBUTES, CHECKPOINTS, VIOLATIONS
+
+    for given, valid, kind in (
+        (body.checkpoints, CHECKPOINTS, "checkpoint"),
+        (body.violations, VIOLATIONS, "violation"),
+        (body.attributes, ATTRIBUTES, "attribute"),
+    ):
+        unknown = sorted(set(given) - set(valid))
+        if unknown:
+            raise Problem(422, f"unknown {kind} {', '.join(unknown)}; valid: {', '.join(valid)}")
+    with request.app.state.db.session() as session:
+        call = visible_call(session, who, call_id)
+        if call.status != "done":
+            raise Problem(409, f"the call is {call.status}: review it once analysed")
+        row = Review(
+            call_id=call.id, api_key_id=who.key_id, corrections=body.model_dump(), created_at=utcnow()
+        )
+        session.add(row)
+        session.flush()
+        return {"id": row.id, "call_id": call.id, "corrections": row.corrections}
+
+
+@router.get("/scorecards/{scenario}", tags=["scorecards"])
+def get_scorecard(
+    request: Request, scenario: Scenario, who: Annotated[Principal, Depends(require("qa", "crm"))]
+) -> dict[str, Any]:
+    """The scenario's scorecard as the service uses it (its lexicon's cues merged in)."""
+    path = _scorecard_path(request, scenario)
+    return load_scorecard(path).model_dump(mode="json")
+
+
+def _scorecard_path(request: Request, scenario: str) -> Path:
+    return Path(request.app.state.settings.models_dir) / "scorecards" / f"{scenario}.yaml"
