@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -409,3 +413,78 @@ def test_scorecards_are_readable(service: Service) -> None:
     card = service.client.get("/v1/scorecards/showroom", headers=auth(service.crm)).json()
     assert card["scenario"] == "showroom" and card["violations"]["rude"]["keywords"]  # lexicon merged
     assert service.client.get("/v1/scorecards/garage", headers=auth(service.crm)).status_code == 422
+
+
+def _start_worker(service: Service, name: str, seconds: float, markers: Path) -> subprocess.Popen[bytes]:
+    script = Path(__file__).with_name("worker_process.py")
+    args = [sys.executable, str(script), service.db.url, str(service.settings.audio_dir), name, str(seconds)]
+    return subprocess.Popen([*args, str(markers)])
+
+
+def _wait(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def _job_owner(service: Service) -> str | None:
+    with service.db.session() as session:
+        job = session.query(Job).one()
+        return job.lease_owner if job.status == "running" else None
+
+
+def test_a_killed_worker_s_job_completes_on_another_once(
+    service: Service, audio_dir: Path, tmp_path: Path
+) -> None:
+    call = service.upload(audio_dir / "jfk.flac").json()
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    doomed = _start_worker(service, "doomed", 30.0, markers)
+    try:
+        _wait(lambda: _job_owner(service) == "doomed", 30, "the first worker to take the job")
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(10)
+    finally:
+        doomed.kill()
+    survivor = _start_worker(service, "survivor", 0.2, markers)
+    try:
+        _wait(
+            lambda: (
+                service.client.get(f"/v1/calls/{call['id']}", headers=auth(service.crm)).json()["status"]
+                == "done"
+            ),
+            60,
+            "the second worker to finish the job",
+        )
+    finally:
+        survivor.terminate()
+        survivor.wait(10)
+    assert sorted(p.name for p in markers.iterdir()) == ["survivor-1"]
+    (job,) = iter_rows(service.db, "jobs")
+    assert job["status"] == "done" and job["attempts"] == 2
+    assert (
+        len(list(iter_rows(service.db, "analyses"))) == 1 and len(list(iter_rows(service.db, "events"))) == 1
+    )
+
+
+def test_concurrent_workers_process_each_job_once(service: Service, audio_dir: Path, tmp_path: Path) -> None:
+    files = [
+        audio_dir / "jfk.flac",
+        audio_dir / "pyannote_sample.wav",
+        audio_dir / "en_auto_repairs_40_agent.flac",
+    ]
+    ids = [service.upload(f, external_id=f"e{i}").json()["id"] for i, f in enumerate(files * 2)]
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    workers = [_start_worker(service, f"w{i}", 0.3, markers) for i in range(3)]
+    try:
+        _wait(lambda: {r["status"] for r in iter_rows(service.db, "jobs")} == {"done"}, 90, "all jobs done")
+    finally:
+        for w in workers:
+            w.terminate()
+        for w in workers:
+            w.wait(10)
+    assert len(list(markers.iterdir())) == len(ids)  # no job analysed twice
+    assert sorted(r["call_id"] for r in iter_rows(service.db, "analyses")) == sorted(ids)
