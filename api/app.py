@@ -52,7 +52,9 @@ def create_app(
         if in_process_workers > 0:
             assert analyze is not None
             for i in range(in_process_workers):
-                worker = Worker(database, app.state.blobs, analyze, poll_seconds=1.0)
+                worker = Worker(
+                    database, app.state.blobs, analyze, poll_seconds=1.0, models_dir=settings.models_dir
+                )
                 worker.name = f"{worker.name}:in-process-{i}"
                 thread = threading.Thread(target=_run_worker, args=(worker, stop, wake), daemon=True)
                 thread.start()

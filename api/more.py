@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import yaml
 from fastapi import APIRouter, Body, Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
@@ -15,12 +16,13 @@ from api.auth import require
 from api.calls import visible_call
 from api.problems import Problem
 from callintel.audio import probe_duration, sniff_format
-from callintel.errors import AudioError
+from callintel.errors import AudioError, ConfigError
 from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions
-from callintel.scoring import load_scorecard
+from callintel.scoring import load_scorecard, parse_scorecard
 from callintel.store.blobs import TooLargeError
 from callintel.store.keys import Principal
-from callintel.store.models import Call, Customer, Review, TagRecord, utcnow
+from callintel.store.models import Call, Customer, Review, ScorecardRecord, TagRecord, utcnow
+from callintel.worker import current_scorecard
 
 router = APIRouter(prefix="/v1")
 Scenario = Literal["showroom", "inbound_call", "outbound_followup"]
@@ -72,7 +74,9 @@ async def analyze_now(
                 413, f"the recording lasts {duration:.0f} s; synchronous analysis takes up to {limit:.0f} s"
             )
         try:
-            return await run_in_threadpool(analyzer, staged.path, options)
+            with state.db.session() as session:
+                scorecard = current_scorecard(session, scenario, state.settings.models_dir)
+            return await run_in_threadpool(analyzer, staged.path, options, scorecard)
         except AudioError as e:
             raise Problem(422, f"the recording cannot be analysed: {e}") from e
     finally:
@@ -209,13 +213,73 @@ def review(
         return {"id": row.id, "call_id": call.id, "corrections": row.corrections}
 
 
-@router.get("/scorecards/{scenario}", tags=["scorecards"])
+class ScorecardOut(BaseModel):
+    scenario: str
+    source: Literal["file", "api"] = Field(description="The shipped file, or an edit through this API.")
+    document: dict[str, Any] = Field(description="The scorecard as its YAML file holds it.")
+    effective: dict[str, Any] = Field(
+        description="As the service uses it: defaults filled, lexicon cues merged."
+    )
+    updated_at: dt.datetime | None = None
+
+
+@router.get("/scorecards/{scenario}", response_model=ScorecardOut, tags=["scorecards"])
 def get_scorecard(
     request: Request, scenario: Scenario, who: Annotated[Principal, Depends(require("qa", "crm"))]
-) -> dict[str, Any]:
-    """The scenario's scorecard as the service uses it (its lexicon's cues merged in)."""
+) -> ScorecardOut:
+    """The scenario's scorecard in use."""
     path = _scorecard_path(request, scenario)
-    return load_scorecard(path).model_dump(mode="json")
+    with request.app.state.db.session() as session:
+        record = session.get(ScorecardRecord, scenario)
+        if record is not None:
+            return ScorecardOut(
+                scenario=scenario,
+                source="api",
+                document=record.document,
+                effective=parse_scorecard(record.document, path).model_dump(mode="json"),
+                updated_at=record.updated_at,
+            )
+    try:
+        document = yaml.safe_load(path.read_text("utf-8"))
+        effective = load_scorecard(path)
+    except (OSError, yaml.YAMLError, ConfigError) as e:
+        raise Problem(500, f"the shipped scorecard for {scenario!r} cannot be read") from e
+    return ScorecardOut(
+        scenario=scenario, source="file", document=document, effective=effective.model_dump(mode="json")
+    )
+
+
+@router.put("/scorecards/{scenario}", response_model=ScorecardOut, tags=["scorecards"])
+def put_scorecard(
+    request: Request,
+    scenario: Scenario,
+    who: Annotated[Principal, Depends(require())],
+    document: Annotated[dict[str, Any], Body(description="The scorecard, as its YAML file would hold it.")],
+) -> ScorecardOut:
+    """Replace the scenario's scorecard for every later analysis (admin). It is checked first:
+    a scorecard with a problem is refused (422) and changes nothing. Bump its ``version``."""
+    path = _scorecard_path(request, scenario)
+    try:
+        card = parse_scorecard(document, path)
+    except ConfigError as e:
+        raise Problem(422, str(e).replace(f"{path}: ", "").replace(str(path.parent), "scorecards")) from e
+    now = utcnow()
+    with request.app.state.db.session() as session:
+        record = session.get(ScorecardRecord, scenario)
+        if record is None:
+            record = ScorecardRecord(scenario=scenario)
+            session.add(record)
+        record.document = document
+        record.version = card.version[:64]
+        record.updated_by = who.key_id
+        record.updated_at = now
+    return ScorecardOut(
+        scenario=scenario,
+        source="api",
+        document=document,
+        effective=card.model_dump(mode="json"),
+        updated_at=now,
+    )
 
 
 def _scorecard_path(request: Request, scenario: str) -> Path:

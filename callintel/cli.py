@@ -485,7 +485,12 @@ def worker(
         signal.signal(sig, lambda *_: stop.set())
     analyze = pipeline_analyzer(Pipeline.from_settings(settings))
     Worker(
-        db, BlobStore(settings.audio_dir), analyze, lease=dt.timedelta(seconds=lease), poll_seconds=poll
+        db,
+        BlobStore(settings.audio_dir),
+        analyze,
+        lease=dt.timedelta(seconds=lease),
+        poll_seconds=poll,
+        models_dir=settings.models_dir,
     ).run(stop)
     db.dispose()
 

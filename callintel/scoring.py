@@ -227,7 +227,13 @@ def load_scorecard(path: Path | str) -> Scorecard:
     The cues of its ``lexicon`` file, if it names one, are added to each violation's own.
     """
     path = Path(path)
-    card = _validate(Scorecard, _read_yaml(path, "scorecard"), path, "scorecard")
+    return parse_scorecard(_read_yaml(path, "scorecard"), path)
+
+
+def parse_scorecard(raw: Mapping[str, Any], path: Path) -> Scorecard:
+    """Check a scorecard given as data, as if it were the file ``path`` (its name must be the
+    scenario's; its lexicon is looked for beside it)."""
+    card = _validate(Scorecard, raw, path, "scorecard")
     if card.scenario != path.stem:
         raise ConfigError(f"invalid scorecard {path}: scenario {card.scenario!r} must match the file name")
     if card.lexicon is None:

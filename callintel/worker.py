@@ -22,15 +22,18 @@ from sqlalchemy.orm import Session
 
 from callintel.errors import AudioError
 from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions
+from callintel.scoring import Scorecard, parse_scorecard
+from callintel.settings import Settings
 from callintel.store import jobs
 from callintel.store.blobs import BlobStore
 from callintel.store.db import Database
-from callintel.store.models import Analysis, Call, Event, TagRecord, Transcript, utcnow
+from callintel.store.models import Analysis, Call, Event, ScorecardRecord, TagRecord, Transcript, utcnow
 
 logger = logging.getLogger(__name__)
 
-Analyzer = Callable[[Path, AnalysisOptions], Mapping[str, Any]]
-"""A recording and its options in, the ``AnalysisResult`` as JSON-ready dict out."""
+Analyzer = Callable[[Path, AnalysisOptions, Scorecard | None], Mapping[str, Any]]
+"""A recording, its options and the scorecard edited through the API for its scenario (None:
+the file's) in, the ``AnalysisResult`` as JSON-ready dict out."""
 
 
 def call_options(call: Call) -> AnalysisOptions:
@@ -114,8 +117,10 @@ class Worker:
         name: str | None = None,
         lease: dt.timedelta = dt.timedelta(seconds=60),
         poll_seconds: float = 1.0,
+        models_dir: Path | None = None,
     ) -> None:
         self.db = db
+        self.models_dir = models_dir or Settings.from_env().models_dir
         self.blobs = blobs
         self.analyze = analyze
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
@@ -144,6 +149,7 @@ class Worker:
             assert call is not None and call.recording is not None
             path = self.blobs.path(call.recording.storage_path)
             options = call_options(call)
+            scorecard = current_scorecard(session, call.scenario, self.models_dir)
         logger.info(
             "worker %s: job %s (call %s, attempt %d)", self.name, claimed.job_id, call.id, claimed.attempt
         )
@@ -152,7 +158,7 @@ class Worker:
         beat = threading.Thread(target=self._heartbeat, args=(claimed.job_id, done, lost), daemon=True)
         beat.start()
         try:
-            result = self.analyze(path, options)
+            result = self.analyze(path, options, scorecard)
         except AudioError as e:
             self._fail(claimed, f"{type(e).__name__}: {e}", retry=False)
             return True
@@ -193,12 +199,22 @@ class Worker:
                 logger.exception("heartbeat of job %s failed", job_id)
 
 
+def current_scorecard(session: Session, scenario: str, models_dir: Path) -> Scorecard | None:
+    """The scorecard edited through the API for ``scenario``, if there is one."""
+    record = session.get(ScorecardRecord, scenario)
+    if record is None:
+        return None
+    return parse_scorecard(record.document, Path(models_dir) / "scorecards" / f"{scenario}.yaml")
+
+
 def pipeline_analyzer(pipeline: Any) -> Analyzer:
     """An :data:`Analyzer` on a loaded :class:`callintel.pipeline.Pipeline`."""
     lock = threading.Lock()  # one pipeline, one analysis at a time (the models are not shared-safe)
 
-    def analyze(path: Path, options: AnalysisOptions) -> Mapping[str, Any]:
+    def analyze(path: Path, options: AnalysisOptions, scorecard: Scorecard | None) -> Mapping[str, Any]:
         with lock:
+            if scorecard is not None and pipeline.understander is not None:
+                pipeline.understander.use_scorecard(scorecard)
             return dict(pipeline.analyze(path, options).to_dict())
 
     return analyze

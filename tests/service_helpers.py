@@ -51,10 +51,12 @@ class FakeAnalyzer:
 
     def __init__(self) -> None:
         self.calls: list[tuple[Path, AnalysisOptions]] = []
+        self.scorecards: list[Any] = []
         self.fail_with: BaseException | None = None
 
-    def __call__(self, path: Path, options: AnalysisOptions) -> Mapping[str, Any]:
+    def __call__(self, path: Path, options: AnalysisOptions, scorecard: Any = None) -> Mapping[str, Any]:
         self.calls.append((path, options))
+        self.scorecards.append(scorecard)
         if self.fail_with is not None:
             raise self.fail_with
         return {

@@ -370,8 +370,8 @@ def test_customer_journey_keeps_history_and_current_tags(service: Service, audio
     second = service.upload(audio_dir / "pyannote_sample.wav", customer_id="c-1").json()
     original = service.analyzer.__call__
 
-    def hotter(path: Path, options: Any) -> Any:
-        result = dict(original(path, options))
+    def hotter(path: Path, options: Any, scorecard: Any) -> Any:
+        result = dict(original(path, options, scorecard))
         result["understanding"] = dict(result["understanding"])
         result["understanding"]["tags"] = [{"key": "intent_grade", "value": "H", "confidence": 0.8}]
         return result
@@ -409,10 +409,41 @@ def test_review_is_stored_as_a_labelled_correction(service: Service, audio_dir: 
     assert service.client.post(url, json=body, headers=auth(service.qa_other)).status_code == 404
 
 
-def test_scorecards_are_readable(service: Service) -> None:
-    card = service.client.get("/v1/scorecards/showroom", headers=auth(service.crm)).json()
-    assert card["scenario"] == "showroom" and card["violations"]["rude"]["keywords"]  # lexicon merged
+def test_scorecards_read_and_edited_through_the_api(service: Service, audio_dir: Path) -> None:
+    url = "/v1/scorecards/showroom"
+    shipped = service.client.get(url, headers=auth(service.crm)).json()
+    assert (
+        shipped["source"] == "file" and shipped["effective"]["violations"]["rude"]["keywords"]
+    )  # lexicon merged
     assert service.client.get("/v1/scorecards/garage", headers=auth(service.crm)).status_code == 422
+
+    edited = dict(shipped["document"], version="2.0", threshold=0.6)
+    assert service.client.put(url, json=edited, headers=auth(service.crm)).status_code == 403
+    put = service.client.put(url, json=edited, headers=auth(service.admin))
+    assert put.status_code == 200, put.text
+    now = service.client.get(url, headers=auth(service.crm)).json()
+    assert (
+        now["source"] == "api"
+        and now["effective"]["version"] == "2.0"
+        and now["effective"]["threshold"] == 0.6
+    )
+
+    for broken, message in (
+        ({k: v for k, v in edited.items() if k != "checkpoints"}, "checkpoints"),
+        (dict(edited, scenario="inbound_call"), "must match"),
+        (dict(edited, lexicon="../../etc/passwd.lexicon.yaml"), "lexicon"),
+        (dict(edited, threshold=7), "threshold"),
+    ):
+        refused = service.client.put(url, json=broken, headers=auth(service.admin))
+        assert refused.status_code == 422 and message in refused.json()["detail"], refused.text
+    assert (
+        service.client.get(url, headers=auth(service.crm)).json()["effective"]["threshold"] == 0.6
+    )  # unchanged
+
+    service.upload(audio_dir / "jfk.flac")
+    service.worker.run_once()
+    (used,) = service.analyzer.scorecards
+    assert used.version == "2.0" and used.threshold == 0.6  # later analyses use the edit
 
 
 def _start_worker(service: Service, name: str, seconds: float, markers: Path) -> subprocess.Popen[bytes]:

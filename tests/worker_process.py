@@ -28,12 +28,12 @@ def main() -> None:
     fake = FakeAnalyzer()
     count = 0
 
-    def slow(path: Path, options: Any) -> Any:
+    def slow(path: Path, options: Any, scorecard: Any) -> Any:
         nonlocal count
         time.sleep(float(seconds))
         count += 1
         (Path(markers) / f"{name}-{count}").write_text(str(path))
-        return fake(path, options)
+        return fake(path, options, scorecard)
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -249,3 +249,16 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class ScorecardRecord(Base):
+    """A scorecard edited through the API (``PUT /v1/scorecards/{scenario}``); it replaces the
+    file's for that scenario. ``document`` is the scorecard as its YAML file would hold it."""
+
+    __tablename__ = "scorecards"
+
+    scenario: Mapped[str] = mapped_column(String(32), primary_key=True)
+    document: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    version: Mapped[str] = mapped_column(String(64))
+    updated_by: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), default=None)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

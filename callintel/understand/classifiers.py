@@ -23,7 +23,7 @@ from transformers import AutoModelForSequenceClassification, AutoModelForTokenCl
 from callintel.corpus.labels import CHECKPOINTS, VIOLATIONS
 from callintel.errors import ModelNotFound
 from callintel.normalize import Gazetteer, budget_band, timeline_bucket
-from callintel.scoring import ScoredTurn, Scorer, load_scorecards
+from callintel.scoring import Scorecard, ScoredTurn, Scorer, load_scorecards
 from callintel.understand.extract import read_mentions
 from callintel.understand.intent import combine_with_timeline
 from callintel.understand.metrics import softmax
@@ -106,6 +106,12 @@ class Understander:
             attributes=f"{version}/attributes",
             intent=f"{version}/intent",
         )
+
+    def use_scorecard(self, card: Scorecard) -> None:
+        """Score ``card.scenario`` with ``card`` from now on (e.g. a scorecard edited through the API)."""
+        if self.scorecards.get(card.scenario) != card:
+            self.scorecards[card.scenario] = card
+            self._scorers.pop(card.scenario, None)
 
     def scorer(self, scenario: str) -> Scorer:
         if scenario not in self.scorecards:
