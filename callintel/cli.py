@@ -404,6 +404,8 @@ def understand_transcript(
 # --- The service ------------------------------------------------------------------------------
 
 db_app = typer.Typer(help="The service's database.", no_args_is_help=True)
+reviews_app = typer.Typer(help="QA reviews stored by the service.", no_args_is_help=True)
+app.add_typer(reviews_app, name="reviews")
 keys_app = typer.Typer(help="API keys of the service.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
@@ -417,6 +419,26 @@ def db_upgrade() -> None:
     settings = Settings.from_env()
     upgrade(settings.database_url)
     console.print(f"database at head: {_safe_url(settings.database_url)}")
+
+
+@reviews_app.command("export")
+def reviews_export(
+    out: Annotated[Path, typer.Argument(help="JSONL file to write (docs/corpus.md format).")],
+    dealer: Annotated[str | None, typer.Option(help="Only this dealer's calls.")] = None,
+) -> None:
+    """Write the reviewed calls as labelled dialogues, for `callintel train --data`."""
+    from callintel.corpus.jsonl import write_jsonl
+    from callintel.store.db import Database
+    from callintel.store.export import reviewed_dialogues
+
+    settings = Settings.from_env()
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session:
+            n = write_jsonl(out, list(reviewed_dialogues(session, dealer)))
+    finally:
+        db.dispose()
+    console.print(f"wrote {n} reviewed dialogues to {out}")
 
 
 @keys_app.command("create")

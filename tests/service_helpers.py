@@ -68,8 +68,17 @@ class FakeAnalyzer:
             "models": [{"name": "whisper-base", "version": "fake"}],
             "understanding": {
                 "scenario": options.scenario,
-                "scorecard": {"score": 80.0, "checkpoints": {}, "violations": []},
-                "attributes": {"models_of_interest": {"value": ["领克 08"], "evidence": []}},
+                "scorecard": {
+                    "score": 80.0,
+                    "checkpoints": {
+                        "greeting": {"passed": True, "evidence": [{"turn": 0, "near_miss": False}]},
+                        "needs_discovery": {"passed": False, "evidence": []},
+                    },
+                    "violations": [],
+                },
+                "attributes": {
+                    "models_of_interest": {"value": ["领克 08"], "evidence": [{"turn": 1, "text": "领克08"}]}
+                },
                 "intent": {
                     "grade": "A",
                     "probabilities": {"H": 0.1, "A": 0.6, "B": 0.2, "C": 0.05, "N": 0.05},

@@ -409,6 +409,45 @@ def test_review_is_stored_as_a_labelled_correction(service: Service, audio_dir: 
     assert service.client.post(url, json=body, headers=auth(service.qa_other)).status_code == 404
 
 
+def test_reviews_export_as_training_dialogues(service: Service, audio_dir: Path, tmp_path: Path) -> None:
+    from callintel.corpus.jsonl import read_jsonl, write_jsonl
+    from callintel.store.export import reviewed_dialogues
+
+    reviewed = service.upload(audio_dir / "jfk.flac", external_id="r").json()
+    service.upload(audio_dir / "pyannote_sample.wav", external_id="not-reviewed")
+    while service.worker.run_once():
+        pass
+    qa = make_key(service.db, "qa", "d1")
+    body = {"grade": "B", "checkpoints": {"greeting": False, "needs_discovery": True}}
+    assert (
+        service.client.post(f"/v1/calls/{reviewed['id']}/review", json=body, headers=auth(qa)).status_code
+        == 201
+    )
+    with service.db.session() as session:
+        (dialogue,) = reviewed_dialogues(session)
+    assert (
+        dialogue["id"] == f"review-{reviewed['id']}"
+        and dialogue["grade"] == "B"
+        and dialogue["source"] == "review"
+    )
+    sales, customer = dialogue["turns"]
+    assert sales["checkpoints"] == []  # the review failed greeting; needs_discovery had no turn to put it on
+    assert customer["attributes"] == [{"key": "models_of_interest", "start": 4, "end": 8, "value": "领克 08"}]
+    path = tmp_path / "reviews.jsonl"
+    write_jsonl(path, [dialogue])
+    assert list(read_jsonl(path)) == [dialogue]  # valid input for `callintel train --data`
+
+    swapped = {"swap_roles": True}
+    assert (
+        service.client.post(f"/v1/calls/{reviewed['id']}/review", json=swapped, headers=auth(qa)).status_code
+        == 201
+    )
+    with service.db.session() as session:
+        (dialogue,) = reviewed_dialogues(session)
+    assert [t["role"] for t in dialogue["turns"]] == ["customer", "sales"]
+    assert dialogue["turns"][0]["attributes"] == [] and dialogue["grade"] == "A"  # the model's grade stands
+
+
 def test_scorecards_read_and_edited_through_the_api(service: Service, audio_dir: Path) -> None:
     url = "/v1/scorecards/showroom"
     shipped = service.client.get(url, headers=auth(service.crm)).json()
