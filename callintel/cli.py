@@ -466,6 +466,27 @@ def keys_create(
     print(key)
 
 
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="The key's id or prefix (never the key itself).")],
+) -> None:
+    """Revoke an API key: it is refused from the next request on."""
+    from callintel.store.db import Database
+    from callintel.store.keys import revoke_key
+
+    settings = Settings.from_env()
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session:
+            row = revoke_key(session, key)
+            if row is None:
+                errors.print(f"[bold red]error:[/] no key {key!r}")
+                raise typer.Exit(code=2)
+            console.print(f"key {row.id} revoked")
+    finally:
+        db.dispose()
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",

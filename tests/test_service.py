@@ -448,6 +448,25 @@ def test_reviews_export_as_training_dialogues(service: Service, audio_dir: Path,
     assert dialogue["turns"][0]["attributes"] == [] and dialogue["grade"] == "A"  # the model's grade stands
 
 
+def test_revoked_keys_and_invalid_json_bodies(service: Service, audio_dir: Path) -> None:
+    from callintel.store.keys import revoke_key
+
+    call = service.upload(audio_dir / "jfk.flac").json()
+    service.worker.run_once()
+    qa = make_key(service.db, "qa", "d1")
+    url = f"/v1/calls/{call['id']}/review"
+    broken = service.client.post(
+        url, content=b'{"grade": "B"', headers=auth(qa) | {"Content-Type": "application/json"}
+    )
+    assert broken.status_code == 422 and broken.headers["content-type"] == "application/problem+json"
+    assert service.client.post(url, json=["not", "an", "object"], headers=auth(qa)).status_code == 422
+    assert service.client.post(url, json={"nonsense": 1}, headers=auth(qa)).status_code == 422
+    assert list(iter_rows(service.db, "reviews")) == []
+    with service.db.session() as session:
+        assert revoke_key(session, qa.split("_")[1]) is not None
+    assert service.client.get("/v1/calls", headers=auth(qa)).status_code == 401
+
+
 def test_scorecards_read_and_edited_through_the_api(service: Service, audio_dir: Path) -> None:
     url = "/v1/scorecards/showroom"
     shipped = service.client.get(url, headers=auth(service.crm)).json()

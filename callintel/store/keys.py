@@ -68,3 +68,13 @@ def authenticate(session: Session, key: str) -> Principal | None:
     row.last_used_at = utcnow()
     dealers = None if ALL_DEALERS in row.dealers else frozenset(row.dealers)
     return Principal(row.id, row.role, dealers)
+
+
+def revoke_key(session: Session, key_id_or_prefix: str) -> ApiKey | None:
+    """Revoke a key by its id or prefix; None when there is no such key."""
+    row = session.get(ApiKey, key_id_or_prefix) or session.scalar(
+        select(ApiKey).where(ApiKey.prefix == key_id_or_prefix)
+    )
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+    return row
