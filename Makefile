@@ -23,9 +23,13 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/callintel analyze demo/auto_repairs_call.flac --json demo-result.json
 
 test: $(VENV)/.installed
-	$(PY) -m ruff check callintel tests bench
-	$(PY) -m mypy callintel
-	$(PY) -m pytest
+	$(PY) -m ruff check callintel api tests bench
+	$(PY) -m mypy callintel api
+	# A throw-away PostgreSQL on 127.0.0.1 for the tests (scripts/postgres.sh, docs/deploy.md);
+	# stopped whatever pytest returns, and make returns pytest's status.
+	scripts/postgres.sh start
+	CALLINTEL_TEST_POSTGRES_URL=$$(scripts/postgres.sh url) $(PY) -m pytest; \
+	status=$$?; scripts/postgres.sh stop; exit $$status
 
 bench: $(VENV)/.installed
 	$(PY) bench/bench_pipeline.py

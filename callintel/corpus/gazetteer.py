@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-DEFAULT_GAZETTEER = Path(__file__).resolve().parents[2] / "models" / "gazetteer" / "cars.yaml"
+from callintel.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,8 @@ class Brand:
 
 def load_gazetteer(path: str | Path | None = None) -> tuple[Brand, ...]:
     """Read the gazetteer YAML; raises FileNotFoundError naming the path when it is missing."""
-    p = Path(path) if path is not None else DEFAULT_GAZETTEER
+    # The configured models dir: a source checkout's models/, or the copy a wheel carries.
+    p = Path(path) if path is not None else Settings.from_env().models_dir / "gazetteer" / "cars.yaml"
     if not p.exists():
         raise FileNotFoundError(f"gazetteer not found: {p} (expected models/gazetteer/cars.yaml)")
     data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
