@@ -84,7 +84,7 @@ def create_app(
     problems.install(app)
     app.include_router(calls.router)
     app.include_router(more.router)
-    _install_upload_limit(app, settings.max_upload_bytes)
+    _install_request_guards(app, settings.max_upload_bytes)
     _install_health(app)
     return app
 
@@ -111,10 +111,18 @@ def _load_pipeline(settings: Settings) -> Callable[[], Analyzer]:
     return load
 
 
-def _install_upload_limit(app: FastAPI, max_bytes: int) -> None:
-    # Refuse a body announced as too large before reading it (the multipart overhead is small).
+def _install_request_guards(app: FastAPI, max_bytes: int) -> None:
     @app.middleware("http")
-    async def limit(request: Request, call_next: Any) -> Response:
+    async def guard(request: Request, call_next: Any) -> Response:
+        # NUL can be no id, name or filter here, and PostgreSQL text cannot hold it.
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        if (
+            b"\x00" in request.url.path.encode()
+            or b"%00" in raw_path.lower()
+            or b"%00" in request.scope.get("query_string", b"")
+        ):
+            return problems.problem_response(400, "the URL contains a NUL character")
+        # Refuse a body announced as too large before reading it (the multipart overhead is small).
         length = request.headers.get("content-length")
         if length is not None:
             if not length.isdigit():

@@ -448,6 +448,18 @@ def test_reviews_export_as_training_dialogues(service: Service, audio_dir: Path,
     assert dialogue["turns"][0]["attributes"] == [] and dialogue["grade"] == "A"  # the model's grade stands
 
 
+def test_nul_in_the_url_is_a_client_error(service: Service) -> None:
+    # Found by the schemathesis run: PostgreSQL text cannot hold NUL, so it answered 500.
+    for url in (
+        "/v1/calls/%00",
+        "/v1/calls/a%00b/audio",
+        "/v1/calls?dealer=%00",
+        "/v1/customers/0/journey?dealer=x%00",
+    ):
+        response = service.client.get(url, headers=auth(service.admin))
+        assert response.status_code == 400 and "NUL" in response.json()["detail"], url
+
+
 def test_revoked_keys_and_invalid_json_bodies(service: Service, audio_dir: Path) -> None:
     from callintel.store.keys import revoke_key
 
