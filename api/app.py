@@ -82,8 +82,9 @@ def create_app(
     app.state.wake_workers = wake.set
     app.state.sync_analyzer = None
     problems.install(app)
-    app.include_router(calls.router)
-    app.include_router(more.router)
+    errors = problems.documented(400, 401, 403, 404, 409, 413, 415, 422, 500, 503)
+    app.include_router(calls.router, responses=errors)
+    app.include_router(more.router, responses=errors)
     _install_request_guards(app, settings.max_upload_bytes)
     _install_health(app)
     return app
