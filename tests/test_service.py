@@ -165,6 +165,28 @@ def test_a_dealer_never_sees_another_dealers_calls(service: Service, audio_dir: 
     assert service.client.get(f"/v1/calls/{call['id']}", headers=auth(service.admin)).status_code == 200
 
 
+def test_every_call_endpoint_hides_another_dealers_call(service: Service, audio_dir: Path) -> None:
+    call = service.upload(audio_dir / "jfk.flac", customer_id="c-1").json()
+    service.worker.run_once()
+    admin_of_d2 = make_key(service.db, "admin", "d2")  # even an admin key is bound to its dealers
+    for key in (service.qa_other, make_key(service.db, "crm", "d2"), admin_of_d2):
+        requests = [
+            ("GET", f"/v1/calls/{call['id']}", None),
+            ("GET", f"/v1/calls/{call['id']}/audio", None),
+            ("POST", f"/v1/calls/{call['id']}/review", {"grade": "N"}),
+            ("DELETE", f"/v1/calls/{call['id']}", None),
+            ("GET", "/v1/customers/c-1/journey", None),
+            ("GET", "/v1/customers/c-1/journey?dealer=d1", None),
+        ]
+        for method, url, body in requests:
+            response = service.client.request(method, url, json=body, headers=auth(key))
+            assert response.status_code in (403, 404), (method, url, response.status_code)
+        assert service.client.get("/v1/calls?dealer=d1", headers=auth(key)).json()["items"] == []
+        assert service.upload(audio_dir / "jfk.flac", key=key).status_code == 403
+    assert list(iter_rows(service.db, "reviews")) == []
+    assert service.client.get(f"/v1/calls/{call['id']}", headers=auth(service.crm)).json()["status"] == "done"
+
+
 def test_delete_erases_audio_and_derived_data(service: Service, audio_dir: Path) -> None:
     shared_a = service.upload(audio_dir / "jfk.flac", external_id="a").json()
     shared_b = service.upload(audio_dir / "jfk.flac", external_id="b").json()
