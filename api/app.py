@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -18,8 +17,6 @@ from callintel.store.blobs import BlobStore
 from callintel.store.db import Database, is_current
 from callintel.store.models import Job
 from callintel.worker import Analyzer, Worker
-
-logger = logging.getLogger(__name__)
 
 
 def create_app(
@@ -56,7 +53,7 @@ def create_app(
                     database, app.state.blobs, analyze, poll_seconds=1.0, models_dir=settings.models_dir
                 )
                 worker.name = f"{worker.name}:in-process-{i}"
-                thread = threading.Thread(target=_run_worker, args=(worker, stop, wake), daemon=True)
+                thread = threading.Thread(target=worker.run, args=(stop, wake), daemon=True)
                 thread.start()
                 threads.append(thread)
         try:
@@ -88,18 +85,6 @@ def create_app(
     _install_request_guards(app, settings.max_upload_bytes)
     _install_health(app)
     return app
-
-
-def _run_worker(worker: Worker, stop: threading.Event, wake: threading.Event) -> None:
-    while not stop.is_set():
-        try:
-            worked = worker.run_once()
-        except Exception:
-            logger.exception("in-process worker: unexpected error; going on")
-            worked = False
-        if not worked:
-            wake.wait(worker.poll_seconds)
-            wake.clear()
 
 
 def _load_pipeline(settings: Settings) -> Callable[[], Analyzer]:

@@ -142,12 +142,7 @@ async def upload_call(
                 return JSONResponse(summary(existing).model_dump(mode="json"), status_code=200)
 
     blobs: BlobStore = state.blobs
-    try:
-        staged = await run_in_threadpool(
-            blobs.stage, iter(lambda: audio.file.read(1 << 20), b""), state.settings.max_upload_bytes
-        )
-    except TooLargeError as e:
-        raise Problem(413, str(e)) from e
+    staged = await stage_upload(state, audio)
     try:
         return await run_in_threadpool(
             _register,
@@ -170,7 +165,20 @@ async def upload_call(
         blobs.discard(staged)  # a no-op once the file was moved into the store
 
 
-def _register(state: Any, staged: Staged, fields: dict[str, Any], customer_ref: str | None) -> Any:
+async def stage_upload(state: Any, audio: UploadFile) -> Staged:
+    """Copy an uploaded file into the staging area (413 over the size limit)."""
+    try:
+        staged: Staged = await run_in_threadpool(
+            state.blobs.stage, iter(lambda: audio.file.read(1 << 20), b""), state.settings.max_upload_bytes
+        )
+    except TooLargeError as e:
+        raise Problem(413, str(e)) from e
+    return staged
+
+
+def check_recording(staged: Staged, max_seconds: float, limit: str) -> tuple[str, float]:
+    """The format (sniffed from the content) and duration of a staged upload; a 4xx Problem when
+    it is empty, not audio, unreadable, or longer than ``max_seconds`` (``limit`` says which limit)."""
     if staged.size == 0:
         raise Problem(422, "the file is empty (0 bytes)")
     fmt = sniff_format(staged.head)
@@ -183,11 +191,13 @@ def _register(state: Any, staged: Staged, fields: dict[str, Any], customer_ref: 
         duration = probe_duration(staged.path)
     except AudioError as e:
         raise Problem(422, f"the recording cannot be read: {e}") from e
-    if duration > state.settings.max_audio_seconds:
-        raise Problem(
-            413,
-            f"the recording lasts {duration:.0f} s; the limit is {state.settings.max_audio_seconds:.0f} s",
-        )
+    if duration > max_seconds:
+        raise Problem(413, f"the recording lasts {duration:.0f} s; {limit} {max_seconds:.0f} s")
+    return fmt, duration
+
+
+def _register(state: Any, staged: Staged, fields: dict[str, Any], customer_ref: str | None) -> Any:
+    fmt, duration = check_recording(staged, state.settings.max_audio_seconds, "the limit is")
     db = state.db
     with db.session() as session:
         recording = session.scalar(select(Recording).where(Recording.sha256 == staged.sha256))

@@ -9,17 +9,15 @@ from typing import Annotated, Any, Literal
 import yaml
 from fastapi import APIRouter, Body, Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from api.auth import require
-from api.calls import visible_call
+from api.calls import check_recording, stage_upload, visible_call
 from api.problems import Problem
-from callintel.audio import probe_duration, sniff_format
 from callintel.errors import AudioError, ConfigError
 from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions
 from callintel.scoring import load_scorecard, parse_scorecard
-from callintel.store.blobs import TooLargeError
 from callintel.store.keys import Principal
 from callintel.store.models import Call, Customer, Review, ScorecardRecord, TagRecord, utcnow
 from callintel.worker import current_scorecard
@@ -53,26 +51,9 @@ async def analyze_now(
     analyzer = state.sync_analyzer
     if analyzer is None:
         raise Problem(503, "this server does not analyse synchronously (no models loaded)")
+    staged = await stage_upload(state, audio)
     try:
-        staged = await run_in_threadpool(
-            state.blobs.stage, iter(lambda: audio.file.read(1 << 20), b""), state.settings.max_upload_bytes
-        )
-    except TooLargeError as e:
-        raise Problem(413, str(e)) from e
-    try:
-        if staged.size == 0:
-            raise Problem(422, "the file is empty (0 bytes)")
-        if sniff_format(staged.head) is None:
-            raise Problem(415, "the file is not a recording in a supported format")
-        try:
-            duration = probe_duration(staged.path)
-        except AudioError as e:
-            raise Problem(422, f"the recording cannot be read: {e}") from e
-        limit = state.settings.sync_max_seconds
-        if duration > limit:
-            raise Problem(
-                413, f"the recording lasts {duration:.0f} s; synchronous analysis takes up to {limit:.0f} s"
-            )
+        check_recording(staged, state.settings.sync_max_seconds, "synchronous analysis takes up to")
         try:
             with state.db.session() as session:
                 scorecard = current_scorecard(session, scenario, state.settings.models_dir)
@@ -84,6 +65,8 @@ async def analyze_now(
 
 
 class JourneyCall(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     scenario: str
     status: str
@@ -92,6 +75,8 @@ class JourneyCall(BaseModel):
 
 
 class JourneyTag(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     key: str
     value: str
     confidence: float
@@ -134,17 +119,7 @@ def journey(
             .where(TagRecord.customer_id == customer.id)
             .order_by(TagRecord.created_at, TagRecord.id)
         ).all()
-        history = [
-            JourneyTag(
-                key=t.key,
-                value=t.value,
-                confidence=t.confidence,
-                call_id=t.call_id,
-                model_version=t.model_version,
-                created_at=t.created_at,
-            )
-            for t in tags
-        ]
+        history = [JourneyTag.model_validate(t) for t in tags]
         current: dict[str, list[JourneyTag]] = {}
         for tag in history:  # the newest call's values of a key replace the older ones
             kept = current.get(tag.key)
@@ -155,16 +130,7 @@ def journey(
         return Journey(
             customer_id=customer.external_id,
             dealer=customer.dealer_id,
-            calls=[
-                JourneyCall(
-                    id=c.id,
-                    scenario=c.scenario,
-                    status=c.status,
-                    recorded_at=c.recorded_at,
-                    created_at=c.created_at,
-                )
-                for c in calls
-            ],
+            calls=[JourneyCall.model_validate(c) for c in calls],
             current_tags=[t for ts in current.values() for t in ts],
             history=history,
         )

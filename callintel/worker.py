@@ -127,8 +127,9 @@ class Worker:
         self.lease = lease
         self.poll_seconds = poll_seconds
 
-    def run(self, stop: threading.Event) -> None:
-        """Process jobs until ``stop`` is set."""
+    def run(self, stop: threading.Event, wake: threading.Event | None = None) -> None:
+        """Process jobs until ``stop`` is set. An empty queue is looked at again after
+        ``poll_seconds``, or as soon as ``wake`` is set (an upload in the same process)."""
         logger.info("worker %s started", self.name)
         while not stop.is_set():
             try:
@@ -137,7 +138,9 @@ class Worker:
                 logger.exception("worker %s: unexpected error; going on", self.name)
                 worked = False
             if not worked:
-                stop.wait(self.poll_seconds)
+                (wake or stop).wait(self.poll_seconds)
+                if wake is not None:
+                    wake.clear()
 
     def run_once(self) -> bool:
         """Claim and process one job; False when there was none."""
