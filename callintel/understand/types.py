@@ -43,6 +43,20 @@ class Tag:
 
 
 @dataclass(frozen=True)
+class TurnSentiment:
+    """The customer's sentiment in one turn, from the sentiment head.
+
+    ``label`` is ``positive``, ``neutral`` or ``negative``; ``score`` is
+    P(positive) - P(negative), in [-1, 1].
+    """
+
+    turn: int
+    label: str
+    score: float
+    probabilities: dict[str, float]
+
+
+@dataclass(frozen=True)
 class UnderstandingModels:
     """Which trained models produced the understanding, for tracing."""
 
@@ -61,4 +75,5 @@ class Understanding:
     intent: IntentResult
     tags: tuple[Tag, ...]
     models: UnderstandingModels
+    sentiment: tuple[TurnSentiment, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
