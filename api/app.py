@@ -11,7 +11,8 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import func, select, text
 
-from api import calls, more, problems
+from api import calls, more, problems, webhooks
+from callintel.delivery import DeliveryOptions, Dispatcher
 from callintel.settings import Settings
 from callintel.store.blobs import BlobStore
 from callintel.store.db import Database, is_current
@@ -25,6 +26,7 @@ def create_app(
     in_process_workers: int = 1,
     db: Database | None = None,
     sync_analysis: bool = True,
+    deliveries: DeliveryOptions | None = None,
 ) -> FastAPI:
     """The service on ``settings``' database and storage.
 
@@ -34,6 +36,8 @@ def create_app(
         in_process_workers: worker threads inside this process (0: separate `callintel worker`
             processes do the work).
         sync_analysis: serve ``POST /v1/calls:analyze`` (loads the models into this process).
+        deliveries: run a webhook dispatcher in this process with these options (None: separate
+            `callintel deliveries run` processes send them).
     """
     database = db or Database(settings.database_url)
     stop = threading.Event()
@@ -56,6 +60,12 @@ def create_app(
                 thread = threading.Thread(target=worker.run, args=(stop, wake), daemon=True)
                 thread.start()
                 threads.append(thread)
+        dispatcher = None
+        if deliveries is not None:
+            dispatcher = Dispatcher(database, deliveries)
+            thread = threading.Thread(target=dispatcher.run, args=(stop,), daemon=True)
+            thread.start()
+            threads.append(thread)
         try:
             yield
         finally:
@@ -63,6 +73,8 @@ def create_app(
             wake.set()
             for thread in threads:
                 thread.join(timeout=30)
+            if dispatcher is not None:
+                dispatcher.close()
             if db is None:
                 database.dispose()
 
@@ -82,6 +94,7 @@ def create_app(
     errors = problems.documented(400, 401, 403, 404, 409, 413, 415, 422, 500, 503)
     app.include_router(calls.router, responses=errors)
     app.include_router(more.router, responses=errors)
+    app.include_router(webhooks.router, responses=errors)
     _install_request_guards(app, settings.max_upload_bytes)
     _install_health(app)
     return app
@@ -124,6 +137,9 @@ def _install_request_guards(app: FastAPI, max_bytes: int) -> None:
 def _install_health(app: FastAPI) -> None:
     registry = CollectorRegistry()
     queued = Gauge("callintel_jobs", "Jobs by status", ["status"], registry=registry)
+    sending = Gauge(
+        "callintel_webhook_deliveries", "Webhook deliveries by status", ["status"], registry=registry
+    )
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
@@ -149,6 +165,9 @@ def _install_health(app: FastAPI) -> None:
         """Prometheus metrics."""
         with request.app.state.db.session() as session:
             counts = dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+            delivery = webhooks.delivery_counts(session)
         for status in ("queued", "running", "done", "failed"):
             queued.labels(status).set(counts.get(status, 0))
+        for status in ("pending", "delivered", "dead"):
+            sending.labels(status).set(delivery.get(status, 0))
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

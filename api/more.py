@@ -20,6 +20,7 @@ from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOpti
 from callintel.scoring import load_scorecard, parse_scorecard
 from callintel.store.keys import Principal
 from callintel.store.models import Call, Customer, Review, ScorecardRecord, TagRecord, utcnow
+from callintel.tags import current_tags
 from callintel.worker import current_scorecard
 
 router = APIRouter(prefix="/v1")
@@ -120,18 +121,11 @@ def journey(
             .order_by(TagRecord.created_at, TagRecord.id)
         ).all()
         history = [JourneyTag.model_validate(t) for t in tags]
-        current: dict[str, list[JourneyTag]] = {}
-        for tag in history:  # the newest call's values of a key replace the older ones
-            kept = current.get(tag.key)
-            if kept is None or kept[0].call_id != tag.call_id:
-                current[tag.key] = [tag]
-            else:
-                kept.append(tag)
         return Journey(
             customer_id=customer.external_id,
             dealer=customer.dealer_id,
             calls=[JourneyCall.model_validate(c) for c in calls],
-            current_tags=[t for ts in current.values() for t in ts],
+            current_tags=current_tags(history),
             history=history,
         )
 

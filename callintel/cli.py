@@ -239,7 +239,8 @@ def _progress_bar() -> Progress:
 @app.command()
 def train(
     task: Annotated[
-        list[str] | None, typer.Option(help="Task(s): script, attributes, intent (default all).")
+        list[str] | None,
+        typer.Option(help="Task(s): script, attributes, intent, sentiment (default all)."),
     ] = None,
     base_model: Annotated[
         str | None, typer.Option(help="Hugging Face checkpoint directory to fine-tune.")
@@ -313,7 +314,8 @@ def evaluate(
 
     settings = Settings.from_env()
     directory = models or build.default_directory(settings.cache_dir)
-    if not build.is_trained(directory):
+    # A directory trained before the sentiment model still evaluates (without sentiment).
+    if not all(build.is_trained_task(directory, t) for t in build.REQUIRED_TASKS):
         errors.print(f"[bold red]error:[/] no trained models in {directory}: run `callintel train`")
         raise typer.Exit(code=2)
     try:
@@ -362,6 +364,20 @@ def print_evaluation(report: EvalReport) -> None:
         f"grade accuracy {grades.accuracy:.3f}   off by more than one grade "
         f"{grades.off_by_more_than_one:.3f}   ECE {grades.ece:.3f}"
     )
+    sentiment = report.sentiment
+    if sentiment is None:
+        console.print("sentiment: no sentiment model in this directory (trained before it existed)")
+        return
+    table = Table(title="Customer sentiment per turn (stance towards buying, the corpus's intent_signal)")
+    for column in ("label", "precision", "recall", "F1", "support"):
+        table.add_column(column)
+    for s in sentiment.labels:
+        table.add_row(s.label, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.support))
+    console.print(table)
+    console.print(
+        f"sentiment accuracy {sentiment.accuracy:.3f}   macro-F1 {sentiment.macro_f1:.3f}   "
+        f"ECE {sentiment.ece:.3f}"
+    )
 
 
 @app.command(name="understand")
@@ -409,6 +425,8 @@ app.add_typer(reviews_app, name="reviews")
 keys_app = typer.Typer(help="API keys of the service.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+deliveries_app = typer.Typer(help="Webhook deliveries to the CRM/CDP.", no_args_is_help=True)
+app.add_typer(deliveries_app, name="deliveries")
 
 
 @db_app.command("upgrade")
@@ -494,16 +512,26 @@ def serve(
     in_process_workers: Annotated[
         int, typer.Option(help="Worker threads in this process; 0 when `callintel worker` processes run.")
     ] = 1,
+    deliveries: Annotated[
+        bool, typer.Option(help="Send webhooks from this process (off: run `callintel deliveries run`).")
+    ] = True,
 ) -> None:
-    """Run the REST API (migrating the database first), with an in-process worker by default."""
+    """Run the REST API (migrating the database first), with an in-process worker and webhook
+    dispatcher by default."""
     import uvicorn
 
     from api import create_app
+    from callintel.delivery import DeliveryOptions
     from callintel.store.db import upgrade
 
     settings = Settings.from_env()
     upgrade(settings.database_url)
-    uvicorn.run(create_app(settings, in_process_workers=in_process_workers), host=host, port=port)
+    app_ = create_app(
+        settings,
+        in_process_workers=in_process_workers,
+        deliveries=DeliveryOptions() if deliveries else None,
+    )
+    uvicorn.run(app_, host=host, port=port)
 
 
 @app.command()
@@ -536,6 +564,113 @@ def worker(
         models_dir=settings.models_dir,
     ).run(stop)
     db.dispose()
+
+
+@deliveries_app.command("run")
+def deliveries_run(
+    max_attempts: Annotated[int, typer.Option(help="Attempts before a delivery is dead.")] = 25,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 8,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for a receiver.")] = 10.0,
+) -> None:
+    """Send webhook deliveries until stopped (run one or several beside the API)."""
+    import signal
+    import threading
+
+    from callintel.delivery import DeliveryOptions, Dispatcher
+    from callintel.store.db import Database
+
+    settings = Settings.from_env()
+    db = Database(settings.database_url)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        options = DeliveryOptions(max_attempts=max_attempts, concurrency=concurrency, timeout=timeout)
+    except ValueError as e:
+        errors.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(code=2) from e
+    dispatcher = Dispatcher(db, options)
+    try:
+        dispatcher.run(stop)
+    finally:
+        dispatcher.close()
+        db.dispose()
+
+
+@deliveries_app.command("replay")
+def deliveries_replay(
+    status: Annotated[
+        str, typer.Option(help="Which deliveries: dead (the dead letters), delivered, or all.")
+    ] = "dead",
+    subscription: Annotated[str | None, typer.Option(help="Only this subscription's.")] = None,
+    event: Annotated[list[str] | None, typer.Option(help="Only this event id (repeat).")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only deliveries created since (ISO date/time, UTC).")
+    ] = None,
+) -> None:
+    """Send deliveries again: they go back to pending with fresh attempts, due now. Receivers
+    drop duplicates by event id."""
+    import datetime as dt
+
+    from callintel.delivery import replay
+    from callintel.store.db import Database
+
+    statuses = {"dead": ("dead",), "delivered": ("delivered",), "all": ("dead", "delivered")}.get(status)
+    if statuses is None:
+        errors.print(f"[bold red]error:[/] --status must be dead, delivered or all, not {status!r}")
+        raise typer.Exit(code=2)
+    try:
+        start = dt.datetime.fromisoformat(since) if since else None
+    except ValueError as e:
+        errors.print(f"[bold red]error:[/] --since: {e}")
+        raise typer.Exit(code=2) from e
+    if start is not None and start.tzinfo is None:
+        start = start.replace(tzinfo=dt.UTC)
+    settings = Settings.from_env()
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session:
+            count = replay(
+                session, statuses, subscription_id=subscription, event_ids=event or (), since=start
+            )
+    finally:
+        db.dispose()
+    console.print(f"{count} deliveries queued again")
+
+
+@deliveries_app.command("status")
+def deliveries_status() -> None:
+    """Deliveries by subscription and status."""
+    from sqlalchemy import func, select
+
+    from callintel.store.db import Database
+    from callintel.store.models import WebhookDelivery, WebhookSubscription
+
+    settings = Settings.from_env()
+    db = Database(settings.database_url)
+    table = Table(title="Webhook deliveries")
+    for column in ("subscription", "dealer", "url", "pending", "delivered", "dead"):
+        table.add_column(column)
+    try:
+        with db.session() as session:
+            counts: dict[str, dict[str, int]] = {}
+            for sub_id, status, n in session.execute(
+                select(WebhookDelivery.subscription_id, WebhookDelivery.status, func.count()).group_by(
+                    WebhookDelivery.subscription_id, WebhookDelivery.status
+                )
+            ):
+                counts.setdefault(sub_id, {})[status] = n
+            for sub in session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.created_at)):
+                c = counts.get(sub.id, {})
+                table.add_row(
+                    sub.id,
+                    sub.dealer_id,
+                    sub.url,
+                    *(str(c.get(s, 0)) for s in ("pending", "delivered", "dead")),
+                )
+    finally:
+        db.dispose()
+    console.print(table)
 
 
 def _safe_url(url: str) -> str:

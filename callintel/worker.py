@@ -12,22 +12,38 @@ import datetime as dt
 import logging
 import os
 import socket
+import tempfile
 import threading
 import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callintel.errors import AudioError
 from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions
+from callintel.policy import DealerSettings, RedactionSettings
+from callintel.redact import RedactedSpan, mute_file, redact_json, redact_turns
 from callintel.scoring import Scorecard, parse_scorecard
 from callintel.settings import Settings
 from callintel.store import jobs
-from callintel.store.blobs import BlobStore
+from callintel.store.blobs import BlobStore, Staged
 from callintel.store.db import Database
-from callintel.store.models import Analysis, Call, Event, ScorecardRecord, TagRecord, Transcript, utcnow
+from callintel.store.events import emit
+from callintel.store.models import (
+    Analysis,
+    Call,
+    Dealer,
+    Recording,
+    ScorecardRecord,
+    TagRecord,
+    Transcript,
+    utcnow,
+)
+from callintel.tags import TagPolicy, current_tags, load_policy
+from callintel.tags import changes as tag_changes
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +62,32 @@ def call_options(call: Call) -> AnalysisOptions:
     )
 
 
-def store_result(session: Session, call: Call, result: Mapping[str, Any]) -> None:
-    """Write an analysis of ``call``: transcript, analysis, journey tags and the outbox event."""
+def redact_result(
+    result: Mapping[str, Any], redaction: RedactionSettings
+) -> tuple[dict[str, Any], list[RedactedSpan]]:
+    """The result with personal data masked everywhere (turns and their words, evidence, attribute
+    values, tags), and where it was in the audio. Unchanged when redaction is off."""
+    if not redaction.enabled:
+        return dict(result), []
+    turns, spans = redact_turns(list(result.get("turns") or ()), redaction.kinds)
+    masked = redact_json({k: v for k, v in result.items() if k != "turns"}, redaction.kinds)
+    masked["turns"] = turns
+    masked["redaction"] = {
+        "kinds": list(redaction.kinds),
+        "spans": [{"turn": s.turn, "kind": s.kind, "start": s.start, "end": s.end} for s in spans],
+    }
+    return masked, spans
+
+
+def store_result(
+    session: Session,
+    call: Call,
+    result: Mapping[str, Any],
+    policy: TagPolicy = TagPolicy(),
+) -> None:
+    """Write an analysis of ``call`` (already redacted as its dealer asks): transcript, analysis,
+    the journey tags that ``policy`` keeps, and the outbox events (``call.analyzed``, and
+    ``customer.tags_changed`` when the customer's current tags changed)."""
     now = utcnow()
     understanding = result.get("understanding") or {}
     session.merge(Transcript(call_id=call.id, language=result.get("language"), turns=list(result["turns"])))
@@ -64,39 +104,90 @@ def store_result(session: Session, call: Call, result: Mapping[str, Any]) -> Non
             result=dict(result),
         )
     )
-    version = ", ".join(str(v) for k, v in sorted(models.items()) if k.startswith("understanding/"))
-    tags = list(understanding.get("tags") or ())
-    for tag in tags:
-        session.add(
-            TagRecord(
-                dealer_id=call.dealer_id,
-                call_id=call.id,
-                customer_id=call.customer_id,
-                key=tag["key"],
-                value=str(tag["value"]),
-                confidence=float(tag["confidence"]),
-                model_version=version[:100],
-                created_at=now,
-            )
+    version = ", ".join(str(v) for k, v in sorted(models.items()) if k.startswith("understanding/"))[:100]
+    before = _current_tags(session, call.customer_id)
+    kept = policy.select(understanding.get("tags") or ())
+    records = [
+        TagRecord(
+            dealer_id=call.dealer_id,
+            call_id=call.id,
+            customer_id=call.customer_id,
+            key=tag["key"],
+            value=str(tag["value"])[:400],
+            confidence=float(tag["confidence"]),
+            model_version=version,
+            created_at=now,
         )
+        for tag in kept
+    ]
+    session.add_all(records)
     call.status = "done"
     call.error = None
     call.updated_at = now
-    session.add(
-        Event(
-            dealer_id=call.dealer_id,
-            call_id=call.id,
-            type="call.analyzed",
-            payload={
-                "call_id": call.id,
-                "external_id": call.external_id,
-                "customer_id": call.customer.external_id if call.customer else None,
-                "intent": understanding.get("intent"),
-                "score": (understanding.get("scorecard") or {}).get("score"),
-                "tags": tags,
-            },
-        )
+    session.flush()
+    customer = call.customer.external_id if call.customer else None
+    emit(
+        session,
+        call.dealer_id,
+        "call.analyzed",
+        {
+            "call_id": call.id,
+            "external_id": call.external_id,
+            "customer_id": customer,
+            "lead_id": call.lead_id,
+            "salesperson_id": call.salesperson_id,
+            "scenario": call.scenario,
+            "recorded_at": call.recorded_at.isoformat() if call.recorded_at else None,
+            "duration": result.get("duration"),
+            "intent": understanding.get("intent"),
+            "score": (understanding.get("scorecard") or {}).get("score"),
+            "tags": [tag_json(t) for t in records],
+            "metrics": result.get("metrics"),
+        },
+        call_id=call.id,
+        customer_id=call.customer_id,
     )
+    if call.customer_id is None:
+        return
+    after = _current_tags(session, call.customer_id)
+    changed = tag_changes(before, after)
+    if changed:
+        emit(
+            session,
+            call.dealer_id,
+            "customer.tags_changed",
+            {
+                "customer_id": customer,
+                "call_id": call.id,
+                **changed.to_dict(),
+                "current": [tag_json(t) for t in after],
+            },
+            call_id=call.id,
+            customer_id=call.customer_id,
+        )
+
+
+def tag_json(tag: TagRecord) -> dict[str, Any]:
+    """A journey tag as events and the API give it."""
+    return {
+        "key": tag.key,
+        "value": tag.value,
+        "confidence": round(tag.confidence, 4),
+        "call_id": tag.call_id,
+        "model_version": tag.model_version,
+        "created_at": tag.created_at.isoformat(),
+    }
+
+
+def _current_tags(session: Session, customer_id: str | None) -> list[TagRecord]:
+    if customer_id is None:
+        return []
+    history = session.scalars(
+        select(TagRecord)
+        .where(TagRecord.customer_id == customer_id)
+        .order_by(TagRecord.created_at, TagRecord.id)
+    ).all()
+    return current_tags(history)
 
 
 class Worker:
@@ -126,6 +217,7 @@ class Worker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self.lease = lease
         self.poll_seconds = poll_seconds
+        self.tag_policy = load_policy(self.models_dir)
 
     def run(self, stop: threading.Event, wake: threading.Event | None = None) -> None:
         """Process jobs until ``stop`` is set. An empty queue is looked at again after
@@ -175,15 +267,69 @@ class Worker:
         if lost.is_set():
             logger.warning("job %s: lease lost to another worker; result dropped", claimed.job_id)
             return True
-        with self.db.session() as session:
-            if not jobs.finish(session, claimed.job_id, self.name):
-                session.rollback()
-                logger.warning("job %s: no longer ours at the end; result dropped", claimed.job_id)
-                return True
-            call = session.get(Call, claimed.call_id)
-            if call is not None:
-                store_result(session, call, result)
+        try:
+            with self.db.session() as session:
+                dealer = session.get(Dealer, call.dealer_id)
+                settings = DealerSettings.of(dealer.settings if dealer else None)
+            result, spans = redact_result(result, settings.redaction)
+            muted = self._muted_copy(path, spans) if settings.redaction.mute_audio and spans else None
+        except Exception as e:  # a dealer's broken settings: the call fails, visibly, and is retried
+            logger.warning("job %s: redaction failed: %s", claimed.job_id, traceback.format_exc(limit=3))
+            self._fail(claimed, f"{type(e).__name__}: {e}", retry=True)
+            return True
+        orphan = None
+        try:
+            with self.db.session() as session:
+                if not jobs.finish(session, claimed.job_id, self.name):
+                    session.rollback()
+                    logger.warning("job %s: no longer ours at the end; result dropped", claimed.job_id)
+                    return True
+                call = session.get(Call, claimed.call_id)
+                if call is not None:
+                    if muted is not None:
+                        orphan = self._use_recording(session, call, muted)
+                    store_result(session, call, result, settings.tag_policy(self.tag_policy))
+        finally:
+            if muted is not None:
+                self.blobs.discard(muted)  # no-op once committed (moved into the store)
+        if orphan is not None:
+            self.blobs.delete(orphan)
         return True
+
+    def _muted_copy(self, path: Path, spans: list[RedactedSpan]) -> Staged:
+        """The recording muted over ``spans`` (FLAC), staged in the blob store."""
+        times = [(s.start, s.end) for s in spans if s.start is not None and s.end is not None]
+        self.blobs.staging.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.blobs.staging) as tmp:
+            muted = Path(tmp) / "muted.flac"
+            mute_file(path, muted, times)
+            with muted.open("rb") as f:
+                return self.blobs.stage(iter(lambda: f.read(1 << 20), b""), max_bytes=1 << 40)
+
+    def _use_recording(self, session: Session, call: Call, staged: Staged) -> str | None:
+        """Point ``call`` at the muted recording; returns the old file's storage path when no
+        other call uses it any more (to delete once committed)."""
+        relative = self.blobs.commit(staged, "flac")
+        recording = session.scalar(select(Recording).where(Recording.sha256 == staged.sha256))
+        if recording is None:
+            recording = Recording(
+                sha256=staged.sha256,
+                size_bytes=staged.size,
+                duration_s=call.recording.duration_s if call.recording else None,
+                format="flac",
+                storage_path=relative,
+            )
+            session.add(recording)
+            session.flush()
+        old = call.recording
+        call.recording_id = recording.id
+        session.flush()
+        if old is None or old.id == recording.id:
+            return None
+        if session.scalar(select(func.count()).where(Call.recording_id == old.id)):
+            return None
+        session.delete(old)
+        return old.storage_path
 
     def _fail(self, claimed: jobs.Claimed, error: str, retry: bool) -> None:
         with self.db.session() as session:

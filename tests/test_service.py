@@ -116,7 +116,7 @@ def test_upload_worker_result(service: Service, audio_dir: Path) -> None:
         ("model_interest", "领克 08"),
     }
     events = list(iter_rows(service.db, "events"))
-    assert [e["type"] for e in events] == ["call.analyzed"]
+    assert [e["type"] for e in events] == ["call.analyzed", "customer.tags_changed"]
 
     listing = service.client.get("/v1/calls", headers=auth(service.crm)).json()
     assert listing["total"] == 1 and listing["items"][0]["id"] == call["id"]

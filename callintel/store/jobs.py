@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from callintel.store.events import emit
 from callintel.store.models import Call, Job, utcnow
 
 
@@ -105,13 +106,7 @@ def fail(session: Session, job_id: str, worker: str, error: str, retry: bool) ->
         job.available_at = now + dt.timedelta(seconds=2**job.attempts)
         session.execute(update(Call).where(Call.id == job.call_id).values(status="queued", updated_at=now))
     else:
-        job.status = "failed"
-        job.finished_at = now
-        session.execute(
-            update(Call)
-            .where(Call.id == job.call_id)
-            .values(status="failed", error=job.error, updated_at=now)
-        )
+        _give_up(session, job, job.error, now)
     return job.status
 
 
@@ -123,11 +118,33 @@ def _fail_exhausted(session: Session, now: dt.datetime) -> None:
         )
     ).all()
     for job in dead:
-        job.status = "failed"
-        job.finished_at = now
-        job.error = f"the worker holding it stopped responding (attempt {job.attempts} of {job.max_attempts})"
-        session.execute(
-            update(Call)
-            .where(Call.id == job.call_id)
-            .values(status="failed", error=job.error, updated_at=now)
-        )
+        error = f"the worker holding it stopped responding (attempt {job.attempts} of {job.max_attempts})"
+        _give_up(session, job, error, now)
+
+
+def _give_up(session: Session, job: Job, error: str, now: dt.datetime) -> None:
+    """The job and its call fail for good; the ``call.failed`` event goes to the outbox."""
+    job.status = "failed"
+    job.finished_at = now
+    job.error = error
+    job.lease_expires_at = None
+    call = session.get(Call, job.call_id)
+    if call is None:
+        return
+    call.status = "failed"
+    call.error = error
+    call.updated_at = now
+    emit(
+        session,
+        call.dealer_id,
+        "call.failed",
+        {
+            "call_id": call.id,
+            "external_id": call.external_id,
+            "customer_id": call.customer.external_id if call.customer else None,
+            "error": error,
+            "attempts": job.attempts,
+        },
+        call_id=call.id,
+        customer_id=call.customer_id,
+    )

@@ -210,6 +210,9 @@ class Review(Base):
 
 
 class WebhookSubscription(Base):
+    """Where a dealer's events are POSTed. The secret signs each delivery (HMAC-SHA256), so it
+    is kept as given, not hashed: the service must be able to compute the signature."""
+
     __tablename__ = "webhook_subscriptions"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -218,6 +221,7 @@ class WebhookSubscription(Base):
     secret: Mapped[str] = mapped_column(String(200))
     events: Mapped[list[Any]] = mapped_column(default=list)
     active: Mapped[bool] = mapped_column(default=True)
+    description: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -233,22 +237,36 @@ class Event(Base):
         ForeignKey("calls.id", ondelete="CASCADE"), default=None, index=True
     )
     type: Mapped[str] = mapped_column(String(64))
+    # The customer (internal id) the event is about: deliveries keep its order per customer.
+    customer_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class WebhookDelivery(Base):
+    """One event to one subscription. ``ordering_key`` (the customer, else the call) with
+    ``event_seq`` lets the dispatcher send a customer's events in order; ``pending`` rows are
+    due at ``next_attempt_at``, which a dispatcher pushes forward while it holds one."""
+
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (UniqueConstraint("subscription_id", "event_id"),)
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_id"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_order", "subscription_id", "ordering_key", "event_seq"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     subscription_id: Mapped[str] = mapped_column(ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"))
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    event_seq: Mapped[int] = mapped_column(Integer, default=0)
+    ordering_key: Mapped[str] = mapped_column(String(64), default="")
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|delivered|dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    last_status: Mapped[int | None] = mapped_column(Integer, default=None)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class ScorecardRecord(Base):
