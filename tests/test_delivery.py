@@ -313,7 +313,12 @@ def test_tag_thresholds_per_key_and_per_dealer(service: Service) -> None:
     bad = {"tags": {"min_confidence": {"model_interest": 1.5}}}
     answer = service.client.put(url, json=bad, headers=auth(service.admin))
     assert answer.status_code == 422 and "model_interest" in answer.json()["detail"]
-    assert service.client.put(url, json={"tags": {"min_confidence": {"bogus": 0.1}}}, headers=auth(service.admin)).status_code == 422
+    assert (
+        service.client.put(
+            url, json={"tags": {"min_confidence": {"bogus": 0.1}}}, headers=auth(service.admin)
+        ).status_code
+        == 422
+    )
     assert service.client.put(url, json={"colour": "red"}, headers=auth(service.admin)).status_code == 422
     assert service.client.put(url, json={}, headers=auth(service.crm)).status_code == 403
     assert service.client.get(url, headers=auth(service.crm)).json()["tags"]["min_confidence"] == {}
