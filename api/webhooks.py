@@ -192,8 +192,8 @@ def pull_events(
     request: Request,
     who: Annotated[Principal, Depends(require("crm"))],
     after: Annotated[
-        int, Query(ge=0, le=2**62, description="The last `seq` you have (0: from the start).")
-    ] = (0),
+        int, Query(ge=0, le=2**31 - 1, description="The last `seq` you have (0: from the start).")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     type: Annotated[list[EventType] | None, Query()] = None,
     dealer: Annotated[str | None, Query(max_length=64)] = None,
