@@ -15,6 +15,7 @@ import yaml
 
 from callintel.audio import Audio, AudioSource, load_audio
 from callintel.errors import ChannelLayoutError, ConfigError
+from callintel.metrics import conversation_metrics
 from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions
 from callintel.registry import ModelRegistry
 from callintel.result import (
@@ -244,6 +245,11 @@ class Pipeline:
                 progress("understand", 1, 1)
                 timings["understand"] = understanding.timings.get("understand", 0.0)
 
+        clock = time.perf_counter()
+        sentiment = understanding.sentiment if understanding is not None else ()
+        metrics = conversation_metrics(turns, audio.duration, language, sentiment)
+        timings["metrics"] = time.perf_counter() - clock
+
         return AnalysisResult(
             language=language,
             language_probability=round(language_probability, 4),
@@ -263,6 +269,7 @@ class Pipeline:
             options=replace(options, transcription=asr_options),
             removed=tuple(removed),
             understanding=understanding,
+            metrics=metrics,
             warnings=tuple(warnings),
             timings={k: round(v, 3) for k, v in timings.items()},
         )

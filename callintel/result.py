@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
+from callintel.metrics import ConversationMetrics
 from callintel.options import AnalysisOptions
 from callintel.understand.types import Understanding
 
@@ -125,6 +126,7 @@ class AnalysisResult:
     options: AnalysisOptions
     removed: tuple[RemovedText, ...] = ()
     understanding: Understanding | None = None
+    metrics: ConversationMetrics | None = None
     warnings: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     schema_version: str = SCHEMA_VERSION
