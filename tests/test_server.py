@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.receiver import Receiver
 from tests.service_helpers import backends, fresh_database_url
 
 
@@ -49,6 +50,7 @@ def test_upload_to_result_through_a_real_server(
     )
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {key}"}
+    receiver = Receiver(secret="whsec_server_test_0123456789").start()
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
             deadline = time.monotonic() + 180
@@ -61,6 +63,12 @@ def test_upload_to_result_through_a_real_server(
                 assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
                 assert time.monotonic() < deadline, "server did not come up"
                 time.sleep(0.5)
+            subscribed = client.post(
+                "/v1/webhooks",
+                json={"dealer": "d1", "url": receiver.url, "secret": receiver.secret},
+                headers=headers,
+            )
+            assert subscribed.status_code == 201, subscribed.text
             with (audio_dir / "jfk.flac").open("rb") as f:
                 response = client.post(
                     "/v1/calls",
@@ -85,6 +93,22 @@ def test_upload_to_result_through_a_real_server(
             assert any(t["key"] == "intent_grade" for t in detail["tags"])
             journey = client.get("/v1/customers/c-42/journey", headers=headers).json()
             assert [c["id"] for c in journey["calls"]] == [call_id]
+            assert (
+                detail["metrics"]["customer"]["talk_time"] > 0 or detail["metrics"]["sales"]["talk_time"] > 0
+            )
+            # The server's own dispatcher sends the events to the CRM, signed.
+            deadline = time.monotonic() + 60
+            while len(receiver.unique()) < 2:
+                assert time.monotonic() < deadline, receiver.received
+                time.sleep(0.5)
+            got = {r.type: r for r in receiver.unique().values()}
+            assert set(got) == {"call.analyzed", "customer.tags_changed"}
+            assert got["call.analyzed"].data["call_id"] == call_id
+            assert got["call.analyzed"].data["customer_id"] == "c-42"
+            assert all(r.signature_ok for r in receiver.received)
+            pulled = client.get("/v1/events", headers=headers).json()["items"]
+            assert {e["id"] for e in pulled} == set(receiver.unique())
     finally:
         server.terminate()
         server.wait(30)
+        receiver.stop()
