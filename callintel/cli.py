@@ -311,11 +311,12 @@ def evaluate(
     """Per-label precision/recall/F1, attribute exact match, grade accuracy and confusion."""
     from callintel.corpus.jsonl import read_jsonl
     from callintel.understand import build
+    from callintel.understand.tasks import REQUIRED_TASKS
 
     settings = Settings.from_env()
     directory = models or build.default_directory(settings.cache_dir)
     # A directory trained before the sentiment model still evaluates (without sentiment).
-    if not all(build.is_trained_task(directory, t) for t in build.REQUIRED_TASKS):
+    if not all(build.is_trained_task(directory, t) for t in REQUIRED_TASKS):
         errors.print(f"[bold red]error:[/] no trained models in {directory}: run `callintel train`")
         raise typer.Exit(code=2)
     try:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,12 +16,20 @@ import pytest
 
 from callintel.corpus import generate
 from callintel.normalize import Gazetteer
-from callintel.understand.build import BuildConfig, build, corpus, evaluate, is_trained
+from callintel.understand.build import BuildConfig, build, corpus, evaluate, is_trained, write_model_cards
 from callintel.understand.classifiers import CallTurn, Understander, make_tags
 from callintel.understand.extract import read_mentions
 from callintel.understand.intent import combine_with_timeline, fit_reliability
 from callintel.understand.metrics import expected_calibration_error, grade_scores
-from callintel.understand.tasks import BIO_LABELS, bio_tags, spans_from_tags, word_span
+from callintel.understand.tasks import (
+    BIO_LABELS,
+    SENTIMENT_LABELS,
+    SentimentExample,
+    bio_tags,
+    sentiment_examples,
+    spans_from_tags,
+    word_span,
+)
 from callintel.understand.training import TrainConfig, fit_temperature
 from callintel.understand.transcripts import parse_transcript
 from callintel.understand.types import IntentResult, Tag
@@ -85,11 +95,30 @@ def test_parse_plain_and_json_transcripts() -> None:
 def tiny_models(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("understanding")
     config = BuildConfig(
-        train_dialogues=60, dev_dialogues=20, vocab_size=800, script=TINY, attributes=TINY, intent=TINY
+        train_dialogues=60,
+        dev_dialogues=20,
+        vocab_size=800,
+        script=TINY,
+        attributes=TINY,
+        intent=TINY,
+        sentiment=TINY,
     )
     report = build(directory, config)
-    assert set(report["tasks"]) == {"script", "attributes", "intent"}
+    assert set(report["tasks"]) == {"script", "attributes", "intent", "sentiment"}
     return directory
+
+
+def test_sentiment_examples_are_the_labelled_customer_turns() -> None:
+    dialogue = {
+        "turns": [
+            {"role": "sales", "text": "要不要试驾一下"},
+            {"role": "customer", "text": "行，走吧", "intent_signal": "positive"},
+            {"role": "sales", "text": "留个电话吧"},
+            {"role": "customer", "text": "不用了"},  # user JSONL may leave the label out: skipped
+        ]
+    }
+    assert sentiment_examples([dialogue]) == [SentimentExample("行，走吧", "positive")]
+    assert SENTIMENT_LABELS == ("positive", "neutral", "negative")
 
 
 def test_tiny_build_saves_transformers_models(tiny_models: Path) -> None:
@@ -99,6 +128,11 @@ def test_tiny_build_saves_transformers_models(tiny_models: Path) -> None:
     assert config["calibration_temperature"] > 0
     assert set(config["id2label"].values()) == {"H", "A", "B", "C", "N"}
     assert (tiny_models / "script" / "tokenizer.json").is_file()
+    sentiment = json.loads((tiny_models / "sentiment" / "config.json").read_text())
+    assert sentiment["calibration_temperature"] > 0
+    assert [sentiment["id2label"][str(i)] for i in range(3)] == ["positive", "neutral", "negative"]
+    training = json.loads((tiny_models / "training.json").read_text())
+    assert training["tasks"]["sentiment"]["calibration_temperature"] > 0
 
 
 def test_understander_on_a_call(tiny_models: Path, settings) -> None:
@@ -118,8 +152,39 @@ def test_understander_on_a_call(tiny_models: Path, settings) -> None:
     for value in result.attributes.values():
         for evidence in value.evidence:
             assert evidence.text in turns[evidence.turn].text
+    customer = [i for i, t in enumerate(turns) if t.role == "customer"]
+    assert [s.turn for s in result.sentiment] == customer  # one per customer turn, in order
+    for s in result.sentiment:
+        assert set(s.probabilities) == {"positive", "neutral", "negative"}
+        assert sum(s.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
+        assert -1.0 <= s.score <= 1.0
+        assert s.score == pytest.approx(s.probabilities["positive"] - s.probabilities["negative"], abs=2e-4)
+        assert s.label == max(s.probabilities, key=s.probabilities.__getitem__)
+    assert understander.sentiment_model == f"{result.models.directory_version}/sentiment"
     with pytest.raises(ValueError, match="unknown scenario"):
         understander.understand(turns, "garage")
+
+
+def test_a_directory_trained_before_sentiment_still_loads(
+    tiny_models: Path, settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    older = tmp_path / "understanding-older"
+    for task in ("script", "attributes", "intent"):
+        shutil.copytree(tiny_models / task, older / task)
+    shutil.copy(tiny_models / "training.json", older / "training.json")
+    with caplog.at_level(logging.WARNING, logger="callintel.understand.classifiers"):
+        understander = Understander(older, settings.models_dir, device="cpu")
+    assert "no sentiment model" in caplog.text
+    assert understander.sentiment_model is None
+    result = understander.understand(
+        [CallTurn("sales", "您好，欢迎光临"), CallTurn("customer", "我想看看领克08")], "showroom"
+    )
+    assert result.sentiment == () and set(result.intent.probabilities) == {"H", "A", "B", "C", "N"}
+    assert not is_trained(older)  # the default directory must have all four
+    report = evaluate(older, corpus("heldout", 5, seed=3), settings.models_dir)
+    assert report.sentiment is None
+    write_model_cards(older, report, json.loads((older / "training.json").read_text()))
+    assert (older / "intent" / "README.md").is_file() and not (older / "sentiment").exists()
 
 
 def test_evaluate_reports_every_label(tiny_models: Path, settings) -> None:
@@ -129,6 +194,14 @@ def test_evaluate_reports_every_label(tiny_models: Path, settings) -> None:
     assert 0.0 <= report.violation_recall_model <= 1.0 and 0.0 <= report.violation_recall <= 1.0
     assert 0.0 <= report.checkpoint_macro_f1 <= 1.0
     assert sum(map(sum, report.grades.confusion)) == 30
+    assert report.sentiment is not None
+    assert [s.label for s in report.sentiment.labels] == ["positive", "neutral", "negative"]
+    customer_turns = sum(s.support for s in report.sentiment.labels)
+    assert sum(map(sum, report.sentiment.confusion)) == customer_turns > 0
+    assert 0.0 <= report.sentiment.macro_f1 <= 1.0 and 0.0 <= report.sentiment.accuracy <= 1.0
+    write_model_cards(tiny_models, report, json.loads((tiny_models / "training.json").read_text()))
+    card = (tiny_models / "sentiment" / "README.md").read_text()
+    assert "not a general emotion model" in card and "| negative |" in card
 
 
 @pytest.mark.slow
@@ -155,6 +228,14 @@ def test_default_models_on_the_held_out_split(understanding_dir: Path, settings)
         assert exact[key] >= 0.80, exact
     assert report.grades.accuracy >= 0.75, report.grades
     assert report.grades.off_by_more_than_one <= 0.05, report.grades
+    # Sentiment (the customer's stance towards buying per turn, the corpus's intent_signal):
+    # measured 2026-11-23 on this split, 4497 customer turns: accuracy 0.918, macro-F1 0.840,
+    # F1 positive 0.801 / neutral 0.949 / negative 0.771. Floors a little below.
+    sentiment = report.sentiment
+    assert sentiment is not None
+    assert sentiment.macro_f1 >= 0.80, sentiment.labels
+    assert sentiment.accuracy >= 0.90, sentiment
+    assert min(s.f1 for s in sentiment.labels) >= 0.72, sentiment.labels
 
 
 def test_calls_with_one_role_only(tiny_models: Path, settings) -> None:

@@ -1,4 +1,5 @@
-"""Run the trained understanding models on one call: scorecard, attributes, intent, tags.
+"""Run the trained understanding models on one call: scorecard, attributes, intent, tags and
+the customer's sentiment per turn.
 
 Split like a transformers pipeline: ``preprocess`` (tokenise all turns of the call),
 ``_forward`` (the only code that touches the device, one batched pass per model under
@@ -29,12 +30,15 @@ from callintel.understand.intent import combine_with_timeline
 from callintel.understand.metrics import softmax
 from callintel.understand.tasks import (
     CUSTOMER_SEPARATOR,
+    REQUIRED_TASKS,
     AttributeExample,
     IntentExample,
     ScriptExample,
+    SentimentExample,
     encode_attributes,
     encode_intent,
     encode_script,
+    encode_sentiment,
 )
 from callintel.understand.training import collate, predict_logits
 from callintel.understand.types import (
@@ -42,6 +46,7 @@ from callintel.understand.types import (
     AttributeValue,
     IntentResult,
     Tag,
+    TurnSentiment,
     Understanding,
     UnderstandingModels,
 )
@@ -63,13 +68,15 @@ class CallTurn:
 
 
 class Understander:
-    """The three trained models, the gazetteer and the scorecards, ready for calls."""
+    """The trained models, the gazetteer and the scorecards, ready for calls.
+
+    ``sentiment_model`` names the sentiment model (``<directory version>/sentiment``), or is
+    None when ``directory`` was trained before it existed: results then have no sentiment.
+    """
 
     def __init__(self, directory: Path, models_dir: Path, device: str = "auto") -> None:
         directory = Path(directory)
-        missing = [
-            t for t in ("script", "attributes", "intent") if not (directory / t / "config.json").is_file()
-        ]
+        missing = [t for t in REQUIRED_TASKS if not (directory / t / "config.json").is_file()]
         if missing:
             raise ModelNotFound(
                 f"understanding models {missing} are not trained in {directory}; run: callintel train"
@@ -78,9 +85,16 @@ class Understander:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
         self.directory = directory
-        self.tokenizers = {
-            t: AutoTokenizer.from_pretrained(directory / t) for t in ("script", "attributes", "intent")
-        }
+        has_sentiment = (directory / "sentiment" / "config.json").is_file()
+        if not has_sentiment:
+            logger.warning(
+                "no sentiment model in %s (trained before it existed): results will have no sentiment; "
+                "add it with: callintel train --task sentiment --out %s",
+                directory,
+                directory,
+            )
+        tasks = REQUIRED_TASKS + (("sentiment",) if has_sentiment else ())
+        self.tokenizers = {t: AutoTokenizer.from_pretrained(directory / t) for t in tasks}
         self.script = (
             AutoModelForSequenceClassification.from_pretrained(directory / "script").to(self.device).eval()
         )
@@ -91,6 +105,11 @@ class Understander:
             AutoModelForSequenceClassification.from_pretrained(directory / "intent").to(self.device).eval()
         )
         self.temperature = float(getattr(self.intent.config, "calibration_temperature", 1.0))
+        self.sentiment = (
+            AutoModelForSequenceClassification.from_pretrained(directory / "sentiment").to(self.device).eval()
+            if has_sentiment
+            else None
+        )
         self.gazetteer = Gazetteer.from_models_dir(models_dir)
         self.scorecards = load_scorecards(models_dir)
         self._scorers: dict[str, Scorer] = {}
@@ -106,6 +125,9 @@ class Understander:
             attributes=f"{version}/attributes",
             intent=f"{version}/intent",
         )
+        # UnderstandingModels has no sentiment field: the model is named here, and in
+        # training.json's "tasks" like the others.
+        self.sentiment_model = f"{version}/sentiment" if has_sentiment else None
 
     def use_scorecard(self, card: Scorecard) -> None:
         """Score ``card.scenario`` with ``card`` from now on (e.g. a scorecard edited through the API)."""
@@ -158,6 +180,14 @@ class Understander:
         offsets = [row["offset_mapping"] for row in attribute_rows]
         customer_text = CUSTOMER_SEPARATOR.join(turns[i].text for i in customer)
         intent_rows = encode_intent(self.tokenizers["intent"], [IntentExample(customer_text)])
+        sentiment_rows = (
+            encode_sentiment(
+                self.tokenizers["sentiment"],
+                [SentimentExample(turns[i].text) for i in customer],
+            )
+            if self.sentiment is not None
+            else []
+        )
         return {
             "sales": sales,
             "customer": customer,
@@ -165,6 +195,7 @@ class Understander:
             "attributes": attribute_rows,
             "offsets": offsets,
             "intent": intent_rows,
+            "sentiment": sentiment_rows,
         }
 
     def _forward(self, inputs: dict[str, Any]) -> dict[str, list[np.ndarray]]:
@@ -178,6 +209,11 @@ class Understander:
             if inputs["attributes"]
             else [],
             "intent": predict_logits("intent", self.intent, self.tokenizers["intent"], inputs["intent"]),
+            "sentiment": predict_logits(
+                "sentiment", self.sentiment, self.tokenizers["sentiment"], inputs["sentiment"]
+            )
+            if self.sentiment is not None and inputs["sentiment"]
+            else [],
         }
 
     def postprocess(
@@ -245,7 +281,28 @@ class Understander:
             intent=intent,
             tags=make_tags(merged, intent, scorecard),
             models=self.models,
+            sentiment=self._sentiments(inputs["customer"], outputs["sentiment"]),
         )
+
+    def _sentiments(self, customer: Sequence[int], logits: Sequence[np.ndarray]) -> tuple[TurnSentiment, ...]:
+        """A TurnSentiment per customer turn (``turn``: its index in the call's turns)."""
+        if self.sentiment is None:
+            return ()
+        config = self.sentiment.config
+        labels = [config.id2label[i] for i in range(config.num_labels)]
+        temperature = float(getattr(config, "calibration_temperature", 1.0))
+        out = []
+        for index, row in zip(customer, logits, strict=True):
+            p = dict(zip(labels, (float(x) for x in softmax(row / temperature)), strict=True))
+            out.append(
+                TurnSentiment(
+                    turn=index,
+                    label=max(p, key=p.__getitem__),
+                    score=round(p["positive"] - p["negative"], 4),
+                    probabilities={k: round(v, 4) for k, v in p.items()},
+                )
+            )
+        return tuple(out)
 
 
 def _merge(key: str, values: list[tuple[Any, AttributeEvidence]]) -> AttributeValue:

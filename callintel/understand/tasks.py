@@ -1,9 +1,12 @@
-"""The three understanding tasks: from labelled dialogues to model inputs and back.
+"""The four understanding tasks: from labelled dialogues to model inputs and back.
 
 - ``script``: multi-label classification of a sales turn (with the turn before it as
   context) into the checkpoints it realises and the violations it commits.
 - ``attributes``: BIO token classification of a customer turn into attribute spans.
 - ``intent``: classification of the customer's side of the whole call into a grade.
+- ``sentiment``: classification of a customer turn into ``positive``/``neutral``/``negative``:
+  the customer's stance towards buying in that turn as the corpus labels it (``intent_signal``),
+  a proxy for sentiment, not an emotion model.
 """
 
 from __future__ import annotations
@@ -14,14 +17,17 @@ from typing import Any, Literal
 
 from transformers import PreTrainedTokenizerBase
 
-from callintel.corpus.labels import ATTRIBUTES, CHECKPOINTS, GRADES, VIOLATIONS
+from callintel.corpus.labels import ATTRIBUTES, CHECKPOINTS, GRADES, INTENT_SIGNALS, VIOLATIONS
 from callintel.transcribe import to_simplified
 
-Task = Literal["script", "attributes", "intent"]
-TASKS: tuple[Task, ...] = ("script", "attributes", "intent")
+Task = Literal["script", "attributes", "intent", "sentiment"]
+TASKS: tuple[Task, ...] = ("script", "attributes", "intent", "sentiment")
+REQUIRED_TASKS: tuple[Task, ...] = ("script", "attributes", "intent")
+"""The models a directory needs to be used; ``sentiment`` came later and older ones lack it."""
 SCRIPT_LABELS: tuple[str, ...] = tuple(CHECKPOINTS) + tuple(VIOLATIONS)
 BIO_LABELS: tuple[str, ...] = ("O",) + tuple(f"{p}-{key}" for key in ATTRIBUTES for p in ("B", "I"))
-MAX_LENGTH: dict[Task, int] = {"script": 128, "attributes": 128, "intent": 320}
+SENTIMENT_LABELS: tuple[str, ...] = tuple(INTENT_SIGNALS)
+MAX_LENGTH: dict[Task, int] = {"script": 128, "attributes": 128, "intent": 320, "sentiment": 128}
 CUSTOMER_SEPARATOR = " | "
 
 
@@ -48,6 +54,12 @@ class AttributeExample:
 class IntentExample:
     text: str
     grade: str = ""
+
+
+@dataclass(frozen=True)
+class SentimentExample:
+    text: str
+    label: str = ""
 
 
 def script_examples(dialogues: Iterable[Mapping[str, Any]]) -> list[ScriptExample]:
@@ -80,6 +92,16 @@ def customer_side(turns: Iterable[Mapping[str, Any]]) -> str:
 
 def intent_examples(dialogues: Iterable[Mapping[str, Any]]) -> list[IntentExample]:
     return [IntentExample(customer_side(d["turns"]), d["grade"]) for d in dialogues]
+
+
+def sentiment_examples(dialogues: Iterable[Mapping[str, Any]]) -> list[SentimentExample]:
+    """One example per labelled customer turn (turns without ``intent_signal`` are skipped)."""
+    return [
+        SentimentExample(turn["text"], turn["intent_signal"])
+        for dialogue in dialogues
+        for turn in dialogue["turns"]
+        if turn["role"] == "customer" and "intent_signal" in turn
+    ]
 
 
 def encode_script(
@@ -205,6 +227,25 @@ def encode_intent(
     for row, example in zip(rows, examples, strict=True):
         if example.grade:
             row["labels"] = GRADES.index(example.grade)
+    return rows
+
+
+def encode_sentiment(
+    tokenizer: PreTrainedTokenizerBase, examples: Sequence[SentimentExample]
+) -> list[dict[str, Any]]:
+    if not examples:
+        return []
+    # The customer turn alone. With the sales turn before it as context (as ``script`` has),
+    # held-out macro-F1 was lower (0.801 after 2 epochs, 0.834 after 4, against 0.840-0.850
+    # without after 2) at twice the time per epoch: the corpus labels a turn by what the
+    # customer says, not by what it answers.
+    encoded = tokenizer(
+        [prepare(e.text) for e in examples], truncation=True, max_length=MAX_LENGTH["sentiment"]
+    )
+    rows = _rows(encoded, len(examples))
+    for row, example in zip(rows, examples, strict=True):
+        if example.label:
+            row["labels"] = SENTIMENT_LABELS.index(example.label)
     return rows
 
 

@@ -28,7 +28,7 @@ from transformers import (
 )
 
 from callintel.corpus.labels import GRADES, VIOLATIONS
-from callintel.understand.tasks import BIO_LABELS, MAX_LENGTH, SCRIPT_LABELS, Task
+from callintel.understand.tasks import BIO_LABELS, MAX_LENGTH, SCRIPT_LABELS, SENTIMENT_LABELS, Task
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,12 @@ class TrainConfig:
 
 
 def labels_of(task: Task) -> tuple[str, ...]:
-    return {"script": SCRIPT_LABELS, "attributes": BIO_LABELS, "intent": tuple(GRADES)}[task]
+    return {
+        "script": SCRIPT_LABELS,
+        "attributes": BIO_LABELS,
+        "intent": tuple(GRADES),
+        "sentiment": SENTIMENT_LABELS,
+    }[task]
 
 
 def build_model(task: Task, tokenizer: PreTrainedTokenizerBase, config: TrainConfig) -> PreTrainedModel:
@@ -216,4 +221,4 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
         return loss
 
     optimizer.step(closure)
-    return float(log_t.exp())
+    return float(log_t.detach().exp())
