@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import threading
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
@@ -542,8 +544,6 @@ def worker(
 ) -> None:
     """Process queued calls until stopped (SIGINT/SIGTERM finish the current job first)."""
     import datetime as dt
-    import signal
-    import threading
 
     from callintel.pipeline import Pipeline
     from callintel.store.blobs import BlobStore
@@ -552,9 +552,7 @@ def worker(
 
     settings = Settings.from_env()
     db = Database(settings.database_url)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = _stop_on_signals()
     analyze = pipeline_analyzer(Pipeline.from_settings(settings))
     Worker(
         db,
@@ -574,17 +572,12 @@ def deliveries_run(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for a receiver.")] = 10.0,
 ) -> None:
     """Send webhook deliveries until stopped (run one or several beside the API)."""
-    import signal
-    import threading
-
     from callintel.delivery import DeliveryOptions, Dispatcher
     from callintel.store.db import Database
 
     settings = Settings.from_env()
     db = Database(settings.database_url)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = _stop_on_signals()
     try:
         options = DeliveryOptions(max_attempts=max_attempts, concurrency=concurrency, timeout=timeout)
     except ValueError as e:
@@ -672,6 +665,14 @@ def deliveries_status() -> None:
     finally:
         db.dispose()
     console.print(table)
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM: long-running commands finish their current item first."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
 
 
 def _safe_url(url: str) -> str:
