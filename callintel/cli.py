@@ -19,6 +19,7 @@ from callintel.errors import CallintelError
 from callintel.understand.types import Understanding
 
 if TYPE_CHECKING:
+    from callintel.metrics import ConversationMetrics
     from callintel.understand.build import EvalReport
     from callintel.understand.tasks import Task
 from callintel.settings import Settings
@@ -154,6 +155,8 @@ def analyze(
         )
     if result.understanding is not None:
         print_understanding(result.understanding)
+    if result.metrics is not None:
+        print_metrics(result.metrics)
     for warning in result.warnings:
         errors.print(f"[yellow]warning:[/] {warning}")
     if json_out is not None:
@@ -191,6 +194,37 @@ def models() -> None:
     )
     if missing:
         raise typer.Exit(code=1)
+
+
+def print_metrics(metrics: ConversationMetrics) -> None:
+    """The conversation metrics as one table (definitions: docs/metrics.md)."""
+    table = Table(title="Conversation")
+    for column in ("", "sales", "customer"):
+        table.add_column(column)
+    roles = (metrics.sales, metrics.customer)
+    unit = "chars/min" if metrics.rate_unit == "chars_per_min" else "words/min"
+    rows = [
+        ("talk time", [f"{r.talk_time:.1f} s ({r.talk_ratio:.0%})" for r in roles]),
+        ("turns", [str(r.turns) for r in roles]),
+        ("longest monologue", [f"{r.longest_monologue:.1f} s" for r in roles]),
+        ("questions", [str(r.questions) for r in roles]),
+        (
+            f"speaking rate ({unit})",
+            ["-" if r.speaking_rate is None else f"{r.speaking_rate:.0f}" for r in roles],
+        ),
+        ("interruptions made", [str(r.interruptions) for r in roles]),
+    ]
+    for name, values in rows:
+        table.add_row(name, *values)
+    console.print(table)
+    line = (
+        f"silence {metrics.silence_time:.1f} s (longest {metrics.longest_silence:.1f} s)   "
+        f"overlap {metrics.overlap_time:.1f} s   turn switches {metrics.turn_switches}"
+    )
+    if metrics.sentiment is not None and metrics.sentiment.turns:
+        quarters = " ".join("-" if q is None else f"{q:+.2f}" for q in metrics.sentiment.quarters)
+        line += f"   customer sentiment by quarter {quarters} ({metrics.sentiment.direction or 'n/a'})"
+    console.print(line)
 
 
 def print_understanding(understanding: Understanding) -> None:
