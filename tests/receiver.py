@@ -62,6 +62,7 @@ class Receiver:
                 with receiver._lock:
                     receiver._connections.discard(self.connection)
                 super().finish()
+
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 with receiver._lock:
