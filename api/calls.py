@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -21,8 +21,9 @@ from callintel.errors import AudioError
 from callintel.options import TranscriptionOptions
 from callintel.store import jobs
 from callintel.store.blobs import BlobStore, Staged, TooLargeError
+from callintel.store.export import merge_reviews
 from callintel.store.keys import Principal
-from callintel.store.models import Analysis, Call, Customer, Dealer, Recording, TagRecord, Transcript
+from callintel.store.models import Analysis, Call, Customer, Dealer, Recording, Review, TagRecord, Transcript
 
 router = APIRouter(prefix="/v1", tags=["calls"])
 
@@ -66,6 +67,11 @@ class CallDetail(CallSummary):
     metrics: dict[str, Any] | None = None
     tags: list[dict[str, Any]] = []
     models: dict[str, Any] = {}
+    review: dict[str, Any] | None = Field(
+        default=None,
+        description="QA's corrections so far, merged (a later review's value of an item wins), "
+        "with `reviewed_at`; None when nobody reviewed the call.",
+    )
 
 
 class CallPage(BaseModel):
@@ -313,6 +319,12 @@ def get_call(
             select(TagRecord).where(TagRecord.call_id == call.id).order_by(TagRecord.created_at)
         )
         detail.tags = [{"key": t.key, "value": t.value, "confidence": t.confidence} for t in tags]
+        reviews = session.scalars(
+            select(Review).where(Review.call_id == call.id).order_by(Review.created_at, Review.id)
+        ).all()
+        detail.review = merge_reviews(r.corrections for r in reviews)
+        if detail.review is not None:
+            detail.review["reviewed_at"] = reviews[-1].created_at.isoformat()
         return detail
 
 

@@ -1,7 +1,8 @@
 """QA reviews as training data: reviewed calls in the corpus format (docs/corpus.md).
 
 Each reviewed call becomes one dialogue: the stored transcript, the models' labels where the
-review left them standing, and the review's corrections over them (its latest review wins):
+reviews left them standing, and the reviews' corrections over them (merged in order: a later
+review's value of an item wins, so QA can correct one item at a time):
 - ``grade``: the review's, else the model's;
 - checkpoints: a checkpoint the review failed is taken off every turn; one it passed and the
   model had missed is put on the model's closest turn (the near miss), if there was one;
@@ -14,7 +15,7 @@ review left them standing, and the review's corrections over them (its latest re
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -24,22 +25,42 @@ from callintel.corpus.jsonl import _check_value, validate_dialogue
 from callintel.store.models import Analysis, Call, Review, Transcript
 
 
+def merge_reviews(reviews: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """A call's review corrections (oldest first) as one: per checkpoint, violation and
+    attribute the latest value wins; the latest grade given wins; ``swap_roles`` is the latest
+    review's. None when there is no review."""
+    merged: dict[str, Any] | None = None
+    for corrections in reviews:
+        merged = merged or {"checkpoints": {}, "violations": {}, "attributes": {}, "grade": None}
+        for part in ("checkpoints", "violations", "attributes"):
+            merged[part].update(corrections.get(part) or {})
+        if corrections.get("grade"):
+            merged["grade"] = corrections["grade"]
+        merged["swap_roles"] = bool(corrections.get("swap_roles"))
+        if corrections.get("note"):
+            merged["note"] = corrections["note"]
+    return merged
+
+
 def reviewed_dialogues(session: Session, dealer: str | None = None) -> Iterator[dict[str, Any]]:
     """One corpus dialogue per reviewed, analysed call (oldest call first)."""
     query = select(Call).where(Call.id.in_(select(Review.call_id))).order_by(Call.created_at)
     if dealer is not None:
         query = query.where(Call.dealer_id == dealer)
     for call in session.scalars(query):
-        review = session.scalars(
-            select(Review).where(Review.call_id == call.id).order_by(Review.created_at.desc(), Review.id)
-        ).first()
+        corrections = merge_reviews(
+            r.corrections
+            for r in session.scalars(
+                select(Review).where(Review.call_id == call.id).order_by(Review.created_at, Review.id)
+            )
+        )
         transcript = session.get(Transcript, call.id)
         analysis = session.scalars(
             select(Analysis).where(Analysis.call_id == call.id).order_by(Analysis.created_at.desc())
         ).first()
-        if review is None or transcript is None or analysis is None or not transcript.turns:
+        if corrections is None or transcript is None or analysis is None or not transcript.turns:
             continue
-        dialogue = to_dialogue(call, transcript, analysis, review.corrections)
+        dialogue = to_dialogue(call, transcript, analysis, corrections)
         validate_dialogue(dialogue)
         yield dialogue
 

@@ -1,0 +1,70 @@
+"""The QA console: server-rendered pages (Jinja2) with a little JavaScript, in the same app.
+
+The pages are shells in the reader's language; their data comes from the REST API with the
+user's API key (kept in the tab's ``sessionStorage``), so the console has exactly the API's
+roles and dealer scopes and no second way in. No build step: plain ES modules and CSS.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from api.console.i18n import LANGUAGES, TEXT, language_of
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(prefix="/console", include_in_schema=False)
+CSP = "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:"
+
+
+def _page(request: Request, template: str, **context: Any) -> HTMLResponse:
+    lang = language_of(request)
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "lang": lang,
+            "t": TEXT[lang],
+            "languages": LANGUAGES,
+            "text_json": json.dumps(TEXT[lang], ensure_ascii=False),
+            **context,
+        },
+        headers={"Content-Security-Policy": CSP},
+    )
+
+
+@router.get("", response_class=HTMLResponse)
+def root() -> RedirectResponse:
+    return RedirectResponse("/console/calls")
+
+
+@router.get("/signin", response_class=HTMLResponse)
+def signin(request: Request) -> HTMLResponse:
+    return _page(request, "signin.html")
+
+
+@router.get("/calls", response_class=HTMLResponse)
+def calls(request: Request) -> HTMLResponse:
+    return _page(request, "calls.html")
+
+
+@router.get("/calls/{call_id}", response_class=HTMLResponse)
+def call(request: Request, call_id: str) -> HTMLResponse:
+    return _page(request, "call.html", call_id=call_id)
+
+
+@router.get("/upload", response_class=HTMLResponse)
+def upload(request: Request) -> HTMLResponse:
+    return _page(request, "upload.html")
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+    app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")

@@ -1,0 +1,153 @@
+"""The console's interface text in Chinese and English (one dictionary, the same keys)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from fastapi import Request
+
+LANGUAGES: Final[tuple[str, ...]] = ("zh", "en")
+
+TEXT: Final[dict[str, dict[str, str]]] = {
+    "en": {
+        "title": "callintel QA console",
+        "calls": "Calls",
+        "upload": "Upload",
+        "sign_in": "Sign in",
+        "sign_out": "Sign out",
+        "api_key": "API key",
+        "api_key_help": "Your callintel API key (ci_…). It is kept in this browser tab only.",
+        "language": "Language",
+        "dealer": "Dealer",
+        "status": "Status",
+        "scenario": "Scenario",
+        "salesperson": "Salesperson",
+        "customer": "Customer",
+        "recorded": "Recorded",
+        "duration": "Duration",
+        "grade": "Grade",
+        "score": "Score",
+        "any": "any",
+        "filter": "Filter",
+        "previous": "Previous",
+        "next": "Next",
+        "export_csv": "Export CSV",
+        "no_calls": "No calls match.",
+        "drop_here": "Drop recordings here, or choose files",
+        "choose_files": "Choose files",
+        "start_upload": "Upload",
+        "external_id": "External id",
+        "queued": "queued",
+        "processing": "processing",
+        "done": "done",
+        "failed": "failed",
+        "rejected": "rejected",
+        "transcript": "Transcript",
+        "scorecard": "Scorecard",
+        "attributes": "Customer attributes",
+        "intent": "Purchase intent",
+        "metrics": "Conversation",
+        "talk_ratio": "Talk ratio",
+        "silence": "Silence",
+        "sentiment_trend": "Customer sentiment by quarter",
+        "sales": "Salesperson",
+        "customer_role": "Customer",
+        "passed": "passed",
+        "missed": "missed",
+        "not_applicable": "n/a",
+        "evidence": "evidence",
+        "violations": "Violations",
+        "none": "none",
+        "mark_passed": "Mark passed",
+        "mark_missed": "Mark missed",
+        "reviewed": "reviewed",
+        "swap_roles": "Swap speakers",
+        "set_grade": "Correct the grade",
+        "save": "Save",
+        "saved": "Saved",
+        "play": "Play",
+        "pause": "Pause",
+        "shortcuts": "Keyboard: Space play/pause · J/K next/previous turn · "
+        "P/M mark the selected checkpoint passed/missed · S swap speakers",
+        "waiting": "Waiting for the analysis…",
+        "error": "Error",
+        "team": "Team",
+    },
+    "zh": {
+        "title": "callintel 质检台",
+        "calls": "通话",
+        "upload": "上传",
+        "sign_in": "登录",
+        "sign_out": "退出",
+        "api_key": "API 密钥",
+        "api_key_help": "您的 callintel API 密钥（ci_…），只保存在当前浏览器标签页。",
+        "language": "语言",
+        "dealer": "经销商",
+        "status": "状态",
+        "scenario": "场景",
+        "salesperson": "销售顾问",
+        "customer": "客户",
+        "recorded": "录音时间",
+        "duration": "时长",
+        "grade": "意向等级",
+        "score": "得分",
+        "any": "全部",
+        "filter": "筛选",
+        "previous": "上一页",
+        "next": "下一页",
+        "export_csv": "导出 CSV",
+        "no_calls": "没有符合条件的通话。",
+        "drop_here": "把录音拖到这里，或选择文件",
+        "choose_files": "选择文件",
+        "start_upload": "上传",
+        "external_id": "外部编号",
+        "queued": "排队中",
+        "processing": "分析中",
+        "done": "已完成",
+        "failed": "失败",
+        "rejected": "被拒绝",
+        "transcript": "转写",
+        "scorecard": "质检评分",
+        "attributes": "客户属性",
+        "intent": "购车意向",
+        "metrics": "对话指标",
+        "talk_ratio": "说话占比",
+        "silence": "静默",
+        "sentiment_trend": "客户情绪（按四分之一通话）",
+        "sales": "销售",
+        "customer_role": "客户",
+        "passed": "通过",
+        "missed": "未做到",
+        "not_applicable": "不适用",
+        "evidence": "依据",
+        "violations": "违规",
+        "none": "无",
+        "mark_passed": "标为通过",
+        "mark_missed": "标为未做到",
+        "reviewed": "已复核",
+        "swap_roles": "交换说话人",
+        "set_grade": "修改意向等级",
+        "save": "保存",
+        "saved": "已保存",
+        "play": "播放",
+        "pause": "暂停",
+        "shortcuts": "快捷键：空格 播放/暂停 · J/K 下一句/上一句 · "
+        "P/M 把选中的检查点标为通过/未做到 · S 交换说话人",
+        "waiting": "正在等待分析结果…",
+        "error": "错误",
+        "team": "团队",
+    },
+}
+assert TEXT["en"].keys() == TEXT["zh"].keys()
+
+
+def language_of(request: Request) -> str:
+    """``?lang=`` if given, else the browser's preference (Accept-Language), else Chinese."""
+    asked = request.query_params.get("lang")
+    if asked in LANGUAGES:
+        return asked
+    for part in request.headers.get("accept-language", "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return "zh"
