@@ -467,7 +467,23 @@ def test_reviews_export_as_training_dialogues(service: Service, audio_dir: Path,
     with service.db.session() as session:
         (dialogue,) = reviewed_dialogues(session)
     assert [t["role"] for t in dialogue["turns"]] == ["customer", "sales"]
-    assert dialogue["turns"][0]["attributes"] == [] and dialogue["grade"] == "A"  # the model's grade stands
+    # Reviews merge item by item: the first review's grade stands beside the later swap.
+    assert dialogue["turns"][0]["attributes"] == [] and dialogue["grade"] == "B"
+    detail = service.client.get(f"/v1/calls/{reviewed['id']}", headers=auth(qa)).json()
+    review = detail["review"]
+    assert review["grade"] == "B" and review["swap_roles"] is True
+    assert review["checkpoints"] == {"greeting": False, "needs_discovery": True} and review["reviewed_at"]
+    unswap = {"swap_roles": False, "checkpoints": {"greeting": True}}
+    service.client.post(f"/v1/calls/{reviewed['id']}/review", json=unswap, headers=auth(qa))
+    review = service.client.get(f"/v1/calls/{reviewed['id']}", headers=auth(qa)).json()["review"]
+    assert review["swap_roles"] is False and review["checkpoints"]["greeting"] is True
+    assert review["checkpoints"]["needs_discovery"] is True
+    unreviewed = next(
+        c
+        for c in service.client.get("/v1/calls", headers=auth(qa)).json()["items"]
+        if c["id"] != reviewed["id"]
+    )
+    assert service.client.get(f"/v1/calls/{unreviewed['id']}", headers=auth(qa)).json()["review"] is None
 
 
 def test_nul_in_the_url_is_a_client_error(service: Service) -> None:
