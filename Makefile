@@ -25,10 +25,15 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m ruff check callintel api tests bench
 	$(PY) -m mypy callintel api
+	# Debian's chromium for the browser tests (scripts/chromium.sh): installed with apt when missing,
+	# before PostgreSQL starts so that a failed install leaves no server behind; Playwright is
+	# given its path and never downloads a browser.
+	scripts/chromium.sh >/dev/null
 	# A throw-away PostgreSQL on 127.0.0.1 for the tests (scripts/postgres.sh, docs/deploy.md);
 	# stopped whatever pytest returns, and make returns pytest's status.
 	scripts/postgres.sh start
-	CALLINTEL_TEST_POSTGRES_URL=$$(scripts/postgres.sh url) $(PY) -m pytest; \
+	CALLINTEL_TEST_POSTGRES_URL=$$(scripts/postgres.sh url) CALLINTEL_TEST_CHROMIUM=$$(scripts/chromium.sh) \
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(PY) -m pytest; \
 	status=$$?; scripts/postgres.sh stop; exit $$status
 
 bench: $(VENV)/.installed
