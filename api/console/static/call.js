@@ -1,6 +1,6 @@
 import { T, LANG, api, clock, el, requireKey, toast } from "./common.js";
 
-requireKey();
+await requireKey();
 const callId = document.getElementById("call").dataset.callId;
 const audio = document.getElementById("audio");
 const canvas = document.getElementById("waveform");

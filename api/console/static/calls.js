@@ -1,6 +1,6 @@
 import { T, LANG, api, clock, el, requireKey, toast } from "./common.js";
 
-requireKey();
+await requireKey();
 const form = document.getElementById("filters");
 const body = document.querySelector("#calls-table tbody");
 const LIMIT = 50;

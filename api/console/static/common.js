@@ -11,11 +11,12 @@ export function signIn(key) {
   sessionStorage.setItem(KEY, key);
 }
 
+// Without a key, go to the sign-in page; the returned promise then never settles, so a page
+// module that awaits it stops quietly while the browser navigates away.
 export function requireKey() {
-  if (!apiKey()) {
-    location.href = `/console/signin?lang=${LANG}&next=${encodeURIComponent(location.pathname + location.search)}`;
-    throw new Error("not signed in");
-  }
+  if (apiKey()) return Promise.resolve();
+  location.href = `/console/signin?lang=${LANG}&next=${encodeURIComponent(location.pathname + location.search)}`;
+  return new Promise(() => {});
 }
 
 export class ApiError extends Error {
@@ -36,7 +37,7 @@ export async function api(path, options = {}) {
   const response = await fetch(path, { ...options, headers });
   if (response.status === 401) {
     sessionStorage.removeItem(KEY);
-    requireKey();
+    await requireKey();
   }
   if (!response.ok) {
     let detail = "";

@@ -1,6 +1,6 @@
 import { T, LANG, apiKey, el, requireKey } from "./common.js";
 
-requireKey();
+await requireKey();
 const form = document.getElementById("upload-form");
 const drop = document.getElementById("drop");
 const input = document.getElementById("files");
