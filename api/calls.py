@@ -24,6 +24,7 @@ from callintel.store.blobs import BlobStore, Staged, TooLargeError
 from callintel.store.export import merge_reviews
 from callintel.store.keys import Principal
 from callintel.store.models import Analysis, Call, Customer, Dealer, Recording, Review, TagRecord, Transcript
+from callintel.store.recordings import drop_if_unused, recording_for
 
 router = APIRouter(prefix="/v1", tags=["calls"])
 
@@ -220,17 +221,7 @@ def _register(state: Any, staged: Staged, fields: dict[str, Any], customer_ref: 
     relative = state.blobs.commit(staged, fmt)
     try:
         with db.session() as session:
-            recording = session.scalar(select(Recording).where(Recording.sha256 == staged.sha256))
-            if recording is None:
-                recording = Recording(
-                    sha256=staged.sha256,
-                    size_bytes=staged.size,
-                    duration_s=duration,
-                    format=fmt,
-                    storage_path=relative,
-                )
-                session.add(recording)
-                session.flush()
+            recording = recording_for(session, staged, fmt, relative, duration)
             customer = None
             if customer_ref is not None:
                 customer = session.scalar(
@@ -354,11 +345,6 @@ def delete_call(request: Request, call_id: str, who: Annotated[Principal, Depend
         recording = call.recording
         session.delete(call)  # the database cascades to everything derived from the call
         session.flush()
-        orphan = None
-        if recording is not None:
-            others = session.scalar(select(func.count()).where(Call.recording_id == recording.id))
-            if not others:
-                orphan = recording.storage_path
-                session.delete(recording)
+        orphan = drop_if_unused(session, recording) if recording is not None else None
     if orphan is not None:
         state.blobs.delete(orphan)

@@ -19,9 +19,9 @@ from callintel.errors import AudioError, ConfigError
 from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions
 from callintel.scoring import load_scorecard, parse_scorecard
 from callintel.store.keys import Principal
-from callintel.store.models import Call, Customer, Review, ScorecardRecord, TagRecord, utcnow
+from callintel.store.models import Call, Customer, Review, ScorecardRecord, utcnow
 from callintel.tags import current_tags
-from callintel.worker import current_scorecard
+from callintel.worker import current_scorecard, tag_history
 
 router = APIRouter(prefix="/v1")
 Scenario = Literal["showroom", "inbound_call", "outbound_followup"]
@@ -115,12 +115,7 @@ def journey(
         calls = session.scalars(
             select(Call).where(Call.customer_id == customer.id).order_by(Call.created_at)
         ).all()
-        tags = session.scalars(
-            select(TagRecord)
-            .where(TagRecord.customer_id == customer.id)
-            .order_by(TagRecord.created_at, TagRecord.id)
-        ).all()
-        history = [JourneyTag.model_validate(t) for t in tags]
+        history = [JourneyTag.model_validate(t) for t in tag_history(session, customer.id)]
         return Journey(
             customer_id=customer.external_id,
             dealer=customer.dealer_id,

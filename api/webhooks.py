@@ -9,12 +9,12 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, select
 
 from api.auth import require
 from api.problems import Problem
-from callintel.delivery import replay
+from callintel.delivery import REPLAY_CHOICES, replay
 from callintel.policy import DealerSettings
 from callintel.store.events import EVENT_TYPES, envelope, events_after
 from callintel.store.keys import Principal
@@ -180,7 +180,7 @@ def replay_deliveries(
     status: Annotated[Literal["dead", "delivered", "all"], Query()] = "dead",
 ) -> dict[str, int]:
     """Send this subscription's dead (or delivered, or all finished) deliveries again."""
-    statuses = {"dead": ("dead",), "delivered": ("delivered",), "all": ("dead", "delivered")}[status]
+    statuses = REPLAY_CHOICES[status]
     with request.app.state.db.session() as session:
         _subscription(session, who, subscription_id)
         count = replay(session, statuses, subscription_id=subscription_id)
@@ -228,16 +228,10 @@ def put_dealer_settings(
     request: Request,
     dealer_id: str,
     who: Annotated[Principal, Depends(require())],
-    body: Annotated[dict[str, Any], Body(description="DealerSettings: redaction and tags.")],
+    settings: Annotated[DealerSettings, Body(description="Redaction and tag thresholds.")],
 ) -> DealerSettings:
     """Replace the dealer's settings (admin); they apply to calls analysed from now on. Checked
     first: invalid settings are refused (422) and change nothing."""
-    try:
-        settings = DealerSettings.model_validate(body)
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise Problem(422, f"{where}: {first['msg']}") from e
     with request.app.state.db.session() as session:
         dealer = session.get(Dealer, dealer_id)
         if dealer is None or not who.may_see(dealer_id):

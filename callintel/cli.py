@@ -640,10 +640,10 @@ def deliveries_replay(
     drop duplicates by event id."""
     import datetime as dt
 
-    from callintel.delivery import replay
+    from callintel.delivery import REPLAY_CHOICES, replay
     from callintel.store.db import Database
 
-    statuses = {"dead": ("dead",), "delivered": ("delivered",), "all": ("dead", "delivered")}.get(status)
+    statuses = REPLAY_CHOICES.get(status)
     if statuses is None:
         errors.print(f"[bold red]error:[/] --status must be dead, delivered or all, not {status!r}")
         raise typer.Exit(code=2)

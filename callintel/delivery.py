@@ -265,6 +265,15 @@ class Dispatcher:
         session.execute(update(WebhookDelivery).where(mine).values(**values))
 
 
+REPLAY_CHOICES: dict[str, tuple[str, ...]] = {
+    "dead": ("dead",),
+    "delivered": ("delivered",),
+    "all": ("dead", "delivered"),
+}
+"""What ``callintel deliveries replay --status`` and ``POST /v1/webhooks/{id}/replay?status=``
+name, as the delivery statuses :func:`replay` takes."""
+
+
 def replay(
     session: Session,
     statuses: Sequence[str] = ("dead",),

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callintel.errors import AudioError
@@ -36,12 +36,12 @@ from callintel.store.models import (
     Analysis,
     Call,
     Dealer,
-    Recording,
     ScorecardRecord,
     TagRecord,
     Transcript,
     utcnow,
 )
+from callintel.store.recordings import drop_if_unused, recording_for
 from callintel.tags import TagPolicy, current_tags, load_policy
 from callintel.tags import changes as tag_changes
 
@@ -179,15 +179,19 @@ def tag_json(tag: TagRecord) -> dict[str, Any]:
     }
 
 
+def tag_history(session: Session, customer_id: str) -> list[TagRecord]:
+    """Every tag on a customer's journey (internal id), oldest first."""
+    return list(
+        session.scalars(
+            select(TagRecord)
+            .where(TagRecord.customer_id == customer_id)
+            .order_by(TagRecord.created_at, TagRecord.id)
+        )
+    )
+
+
 def _current_tags(session: Session, customer_id: str | None) -> list[TagRecord]:
-    if customer_id is None:
-        return []
-    history = session.scalars(
-        select(TagRecord)
-        .where(TagRecord.customer_id == customer_id)
-        .order_by(TagRecord.created_at, TagRecord.id)
-    ).all()
-    return current_tags(history)
+    return [] if customer_id is None else current_tags(tag_history(session, customer_id))
 
 
 class Worker:
@@ -310,26 +314,14 @@ class Worker:
         """Point ``call`` at the muted recording; returns the old file's storage path when no
         other call uses it any more (to delete once committed)."""
         relative = self.blobs.commit(staged, "flac")
-        recording = session.scalar(select(Recording).where(Recording.sha256 == staged.sha256))
-        if recording is None:
-            recording = Recording(
-                sha256=staged.sha256,
-                size_bytes=staged.size,
-                duration_s=call.recording.duration_s if call.recording else None,
-                format="flac",
-                storage_path=relative,
-            )
-            session.add(recording)
-            session.flush()
+        duration = call.recording.duration_s if call.recording else None
+        recording = recording_for(session, staged, "flac", relative, duration)
         old = call.recording
         call.recording_id = recording.id
         session.flush()
         if old is None or old.id == recording.id:
             return None
-        if session.scalar(select(func.count()).where(Call.recording_id == old.id)):
-            return None
-        session.delete(old)
-        return old.storage_path
+        return drop_if_unused(session, old)
 
     def _fail(self, claimed: jobs.Claimed, error: str, retry: bool) -> None:
         with self.db.session() as session:
