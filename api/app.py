@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import func, select, text
 
-from api import calls, console, more, problems, webhooks
+from api import calls, console, more, problems, team, webhooks
 from callintel.delivery import DeliveryOptions, Dispatcher
 from callintel.settings import Settings
 from callintel.store.blobs import BlobStore
@@ -95,6 +95,7 @@ def create_app(
     app.include_router(calls.router, responses=errors)
     app.include_router(more.router, responses=errors)
     app.include_router(webhooks.router, responses=errors)
+    app.include_router(team.router, responses=errors)
     console.install(app)
     _install_request_guards(app, settings.max_upload_bytes)
     _install_health(app)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,17 @@ from callintel.store import jobs
 from callintel.store.blobs import BlobStore, Staged, TooLargeError
 from callintel.store.export import merge_reviews
 from callintel.store.keys import Principal
-from callintel.store.models import Analysis, Call, Customer, Dealer, Recording, Review, TagRecord, Transcript
+from callintel.store.models import (
+    Analysis,
+    Call,
+    CallOutcome,
+    Customer,
+    Dealer,
+    Recording,
+    Review,
+    TagRecord,
+    Transcript,
+)
 from callintel.store.recordings import drop_if_unused, recording_for
 
 router = APIRouter(prefix="/v1", tags=["calls"])
@@ -58,6 +69,11 @@ class CallSummary(BaseModel):
     error: str | None
     duration_s: float | None
     created_at: dt.datetime
+    grade: str | None = Field(default=None, description="The intent grade; QA's if reviewed.")
+    score: float | None = Field(default=None, description="The script score, QA's corrections applied.")
+    missed: list[str] = Field(default=[], description="Checkpoints missed (applicable and not passed).")
+    violations: list[str] = Field(default=[], description="Violations committed.")
+    reviewed_at: dt.datetime | None = None
 
 
 class CallDetail(CallSummary):
@@ -82,7 +98,10 @@ class CallPage(BaseModel):
     offset: int
 
 
-def summary(call: Call) -> CallSummary:
+def summary(call: Call, items: list[CallOutcome] | None = None) -> CallSummary:
+    """The call's summary; ``items`` are its ``call_outcomes`` rows, read when not given."""
+    if items is None:
+        items = list(call.outcomes)
     return CallSummary(
         id=call.id,
         dealer=call.dealer_id,
@@ -98,6 +117,11 @@ def summary(call: Call) -> CallSummary:
         error=call.error,
         duration_s=call.recording.duration_s if call.recording else None,
         created_at=call.created_at,
+        grade=call.grade,
+        score=call.score,
+        missed=sorted(o.key for o in items if o.kind == "checkpoint" and o.outcome == "missed"),
+        violations=sorted(o.key for o in items if o.kind == "violation"),
+        reviewed_at=call.reviewed_at,
     )
 
 
@@ -255,6 +279,49 @@ def _drop_if_unreferenced(state: Any, sha256: str) -> None:
             state.blobs.delete_all(sha256)
 
 
+Key = Annotated[str | None, Query(max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+
+Sort = Literal[
+    "created_at", "-created_at", "recorded_at", "-recorded_at", "score", "-score", "grade", "-grade",
+    "duration", "-duration",
+]  # fmt: skip
+GRADE_ORDER = {"H": 0, "A": 1, "B": 2, "C": 3, "N": 4}
+
+
+def call_day() -> Any:
+    """When a call happened: its recording time, else when it was uploaded."""
+    return func.coalesce(Call.recorded_at, Call.created_at)
+
+
+def time_zone(tz: str) -> ZoneInfo:
+    """The IANA time zone ``tz``; 422 when there is none of that name."""
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise Problem(422, f"unknown time zone {tz!r}") from e
+
+
+def day_bounds(since: dt.date | None, until: dt.date | None, zone: ZoneInfo) -> tuple[Any, Any]:
+    """``since`` and ``until`` (inclusive days in ``zone``) as UTC instants [start, end)."""
+    start = dt.datetime.combine(since, dt.time(), zone).astimezone(dt.UTC) if since else None
+    end = (
+        dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
+        if until
+        else None
+    )
+    return start, end
+
+
+def has_outcome(kind: str, key: str | None = None, outcome: str | None = None) -> Any:
+    """The call has a ``call_outcomes`` row of ``kind`` (for ``key``, with ``outcome``, if given)."""
+    query = select(CallOutcome.call_id).where(CallOutcome.call_id == Call.id, CallOutcome.kind == kind)
+    if key is not None:
+        query = query.where(CallOutcome.key == key)
+    if outcome is not None:
+        query = query.where(CallOutcome.outcome == outcome)
+    return query.exists()
+
+
 @router.get("/calls", response_model=CallPage)
 def list_calls(
     request: Request,
@@ -263,10 +330,25 @@ def list_calls(
     status: Annotated[Literal["queued", "processing", "done", "failed"] | None, Query()] = None,
     scenario: Annotated[Literal["showroom", "inbound_call", "outbound_followup"] | None, Query()] = None,
     salesperson_id: Annotated[str | None, Query(max_length=200)] = None,
+    since: Annotated[dt.date | None, Query(description="Calls on or after this day (see `tz`).")] = None,
+    until: Annotated[dt.date | None, Query(description="Calls on or before this day (see `tz`).")] = None,
+    tz: Annotated[str, Query(max_length=64, description="Time zone of `since`/`until`.")] = "UTC",
+    grade: Annotated[list[Literal["H", "A", "B", "C", "N"]] | None, Query()] = None,
+    score_min: Annotated[float | None, Query(ge=0, le=100)] = None,
+    score_max: Annotated[float | None, Query(ge=0, le=100)] = None,
+    missed: Annotated[Key, Query(description="Calls that missed this checkpoint.")] = None,
+    passed: Annotated[Key, Query(description="Calls that passed this checkpoint.")] = None,
+    violation: Annotated[
+        Key, Query(description="Calls with this violation; `any` for any violation.")
+    ] = None,
+    reviewed: Annotated[bool | None, Query(description="Only reviewed (true) or unreviewed calls.")] = None,
+    sort: Annotated[Sort, Query(description="A column; a leading `-` sorts descending.")] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> CallPage:
-    """The calls this key may see, newest first."""
+    """The calls this key may see, filtered and sorted (newest upload first by default). Grade,
+    score, missed checkpoints and violations are QA's where a review corrected them. A call day
+    is the recording time, else the upload time."""
     query = select(Call)
     if who.dealers is not None:
         query = query.where(Call.dealer_id.in_(sorted(who.dealers)))
@@ -278,12 +360,45 @@ def list_calls(
         query = query.where(Call.scenario == scenario)
     if salesperson_id is not None:
         query = query.where(Call.salesperson_id == salesperson_id)
+    start, end = day_bounds(since, until, time_zone(tz))
+    if start is not None:
+        query = query.where(call_day() >= start)
+    if end is not None:
+        query = query.where(call_day() < end)
+    if grade:
+        query = query.where(Call.grade.in_(grade))
+    if score_min is not None:
+        query = query.where(Call.score >= score_min)
+    if score_max is not None:
+        query = query.where(Call.score <= score_max)
+    if missed is not None:
+        query = query.where(has_outcome("checkpoint", missed, "missed"))
+    if passed is not None:
+        query = query.where(has_outcome("checkpoint", passed, "passed"))
+    if violation is not None:
+        query = query.where(has_outcome("violation", None if violation == "any" else violation))
+    if reviewed is not None:
+        query = query.where(Call.reviewed_at.is_not(None) if reviewed else Call.reviewed_at.is_(None))
+    column = sort.lstrip("-")
+    key: Any = {
+        "created_at": Call.created_at,
+        "recorded_at": call_day(),
+        "score": Call.score,
+        "grade": case(GRADE_ORDER, value=Call.grade),
+        "duration": select(Recording.duration_s).where(Recording.id == Call.recording_id).scalar_subquery(),
+    }[column]
+    order = [(key.desc() if sort.startswith("-") else key.asc()).nulls_last()]
+    if column != "created_at":
+        order.append(Call.created_at.desc())
     with request.app.state.db.session() as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        calls = session.scalars(
-            query.order_by(Call.created_at.desc(), Call.id).limit(limit).offset(offset)
-        ).all()
-        return CallPage(items=[summary(c) for c in calls], total=total, limit=limit, offset=offset)
+        calls = session.scalars(query.order_by(*order, Call.id).limit(limit).offset(offset)).all()
+        items: dict[str, list[CallOutcome]] = {c.id: [] for c in calls}
+        for row in session.scalars(select(CallOutcome).where(CallOutcome.call_id.in_(list(items)))):
+            items[row.call_id].append(row)
+        return CallPage(
+            items=[summary(c, items[c.id]) for c in calls], total=total, limit=limit, offset=offset
+        )
 
 
 @router.get("/calls/{call_id}", response_model=CallDetail)

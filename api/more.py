@@ -15,9 +15,11 @@ from sqlalchemy import select
 from api.auth import require
 from api.calls import check_recording, stage_upload, visible_call
 from api.problems import Problem
+from callintel.corpus.jsonl import attribute_value_problem
 from callintel.errors import AudioError, ConfigError
 from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions
 from callintel.scoring import load_scorecard, parse_scorecard
+from callintel.store import outcomes
 from callintel.store.keys import Principal
 from callintel.store.models import Call, Customer, Review, ScorecardRecord, utcnow
 from callintel.tags import current_tags
@@ -132,7 +134,10 @@ class ReviewIn(BaseModel):
 
     checkpoints: dict[str, bool] = Field(default_factory=dict, description="checkpoint -> passed")
     violations: dict[str, bool] = Field(default_factory=dict, description="violation -> committed")
-    attributes: dict[str, Any] = Field(default_factory=dict, description="attribute -> corrected value")
+    attributes: dict[str, Any] = Field(
+        default_factory=dict,
+        description="attribute -> corrected value in DOMAIN.md's form; null: the customer did not say it",
+    )
     grade: Literal["H", "A", "B", "C", "N"] | None = None
     swap_roles: bool = False
     note: str = Field(default="", max_length=2000)
@@ -156,6 +161,10 @@ def review(
         unknown = sorted(set(given) - set(valid))
         if unknown:
             raise Problem(422, f"unknown {kind} {', '.join(unknown)}; valid: {', '.join(valid)}")
+    for key, value in body.attributes.items():
+        problem = None if value is None else attribute_value_problem(key, value)
+        if problem:
+            raise Problem(422, f"attribute {problem} (null: the customer did not say it)")
     with request.app.state.db.session() as session:
         call = visible_call(session, who, call_id)
         if call.status != "done":
@@ -165,6 +174,7 @@ def review(
         )
         session.add(row)
         session.flush()
+        outcomes.refresh(session, call)
         return {"id": row.id, "call_id": call.id, "corrections": row.corrections}
 
 

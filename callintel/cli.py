@@ -6,9 +6,10 @@ import json
 import logging
 import signal
 import threading
+import time
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -49,6 +50,21 @@ class Device(StrEnum):
     cuda = "cuda"
 
 
+# Options that `analyze` and `batch` share.
+LanguageOption = Annotated[
+    str | None, typer.Option(help="Force a language (zh, en); detected when left out.")
+]
+ModelOption = Annotated[
+    str | None, typer.Option(help="ASR model: registry name, faster-whisper name or local path.")
+]
+DeviceOption = Annotated[Device, typer.Option(help="Where to run the models.")]
+ComputeTypeOption = Annotated[
+    str, typer.Option(help="CTranslate2 compute type; auto = int8 on CPU, float16 on CUDA.")
+]
+BeamSizeOption = Annotated[int, typer.Option(help="Beam size for decoding.")]
+UnderstandOption = Annotated[bool, typer.Option(help="Score, extract attributes and grade intent.")]
+
+
 def _clock(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes:02d}:{secs:02d}"
@@ -57,9 +73,7 @@ def _clock(seconds: float) -> str:
 @app.command()
 def analyze(
     file: Annotated[Path, typer.Argument(help="Recording: WAV, FLAC, MP3, M4A, OGG/Opus, AMR ...")],
-    language: Annotated[
-        str | None, typer.Option(help="Force a language (zh, en); detected when left out.")
-    ] = None,
+    language: LanguageOption = None,
     channels: Annotated[
         Channels, typer.Option(help="stereo: one party per channel; mono: diarize the mix.")
     ] = Channels.auto,
@@ -73,14 +87,10 @@ def analyze(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the full result as JSON here.")
     ] = None,
-    model: Annotated[
-        str | None, typer.Option(help="ASR model: registry name, faster-whisper name or local path.")
-    ] = None,
-    device: Annotated[Device, typer.Option(help="Where to run the models.")] = Device.auto,
-    compute_type: Annotated[
-        str, typer.Option(help="CTranslate2 compute type; auto = int8 on CPU, float16 on CUDA.")
-    ] = "auto",
-    beam_size: Annotated[int, typer.Option(help="Beam size for decoding.")] = 5,
+    model: ModelOption = None,
+    device: DeviceOption = Device.auto,
+    compute_type: ComputeTypeOption = "auto",
+    beam_size: BeamSizeOption = 5,
     domain_hotwords: Annotated[
         bool,
         typer.Option(help="Prime Whisper with car brand names (off: it hurts the base model, see README)."),
@@ -92,7 +102,7 @@ def analyze(
     call_date: Annotated[
         str | None, typer.Option(help="Date of the call (ISO), for 年底/next month.")
     ] = None,
-    understand: Annotated[bool, typer.Option(help="Score, extract attributes and grade intent.")] = True,
+    understand: UnderstandOption = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False,
 ) -> None:
     """Transcribe a recording, attribute words to speakers and roles, print the transcript."""
@@ -455,6 +465,119 @@ def understand_transcript(
 
 
 # --- The service ------------------------------------------------------------------------------
+
+
+@app.command()
+def batch(
+    source: Annotated[
+        Path, typer.Argument(help="A folder of recordings, or a manifest (.csv/.jsonl: path + metadata).")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Results JSONL; also what a rerun resumes from.")
+    ] = Path("callintel-batch.jsonl"),
+    batch_size: Annotated[
+        int, typer.Option(help="Whisper windows decoded together (faster-whisper batched); 0: sequential.")
+    ] = 8,
+    workers: Annotated[
+        int, typer.Option(help="CPU threads decoding ahead of the models (0: all cores).")
+    ] = 0,
+    language: LanguageOption = None,
+    scenario: Annotated[
+        Scenario | None, typer.Option(help="Default scorecard (a manifest's scenario column wins).")
+    ] = None,
+    model: ModelOption = None,
+    device: DeviceOption = Device.auto,
+    compute_type: ComputeTypeOption = "auto",
+    beam_size: BeamSizeOption = 5,
+    understand: UnderstandOption = True,
+) -> None:
+    """Analyse many recordings: progress with audio hours, throughput and ETA; a summary at the
+    end. Resumable: a rerun skips what the output already holds for the same models."""
+    from callintel.audio import probe_duration
+    from callintel.batch import Ledger, Outcome, fingerprint, read_source, run_batch
+    from callintel.batch import default_options as batch_options
+    from callintel.pipeline import Pipeline
+
+    settings = Settings.from_env()
+    try:
+        options = batch_options(
+            language, batch_size, beam_size, understand, scenario.value if scenario else None
+        )
+        items = read_source(source, options)
+        with console.status("Loading models…"):
+            pipeline = Pipeline.from_settings(settings, model, device=device.value, compute_type=compute_type)
+    except (CallintelError, ValueError) as e:
+        errors.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(code=2) from e
+    versions = {"asr": pipeline.transcriber.info.version, "asr_name": pipeline.transcriber.info.name}
+    if pipeline.understander is not None and understand:
+        versions["understanding"] = pipeline.understander.models.directory_version
+    ledger = Ledger(out, fingerprint(versions, options))
+
+    def length(path: Path) -> float:
+        try:
+            return probe_duration(path)
+        except (CallintelError, OSError):
+            return 0.0
+
+    lengths = {item.path: length(item.path) for item in items}  # read from the headers once
+    total = sum(lengths.values())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[hours]}"),
+        TextColumn("{task.fields[speed]}"),
+        TextColumn("{task.fields[counts]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    done_seconds = 0.0
+    counts: dict[str, int] = {"done": 0, "reused": 0, "skipped": 0, "failed": 0}
+    started = time.perf_counter()
+
+    def analyze(item: Any, prepared: Any) -> Any:
+        return pipeline.analyze(item.path, item.options, prepared=prepared).to_dict()
+
+    with Progress(*columns, console=errors) as bar:
+        task = bar.add_task("Batch", total=total or None, hours="", speed="", counts="")
+
+        def show(outcome: Outcome) -> None:
+            nonlocal done_seconds
+            counts[outcome.status] += 1
+            done_seconds += lengths[outcome.item.path] if outcome.status != "done" else outcome.seconds
+            wall = time.perf_counter() - started
+            bar.update(
+                task,
+                completed=done_seconds,
+                hours=f"{done_seconds / 3600:.2f}/{total / 3600:.2f} audio h",
+                speed=f"{done_seconds / wall:.1f}x real time" if wall > 0 else "",
+                counts=" ".join(f"{k} {v}" for k, v in counts.items() if v),
+            )
+
+        try:
+            summary = run_batch(items, analyze, ledger, workers=workers, on_outcome=show)
+        finally:
+            ledger.close()
+    table = Table(title=f"Batch: {source}")
+    table.add_column("")
+    table.add_column("")
+    table.add_row("recordings", str(summary.total))
+    table.add_row("analysed", str(summary.done))
+    table.add_row("copies (result reused)", str(summary.reused))
+    table.add_row("already done (skipped)", str(summary.skipped))
+    table.add_row("failed", str(len(summary.failures)))
+    table.add_row("audio analysed", f"{summary.audio_seconds / 3600:.2f} h")
+    if summary.real_time_factor:
+        table.add_row("throughput", f"{summary.real_time_factor:.1f}x real time")
+    table.add_row("grades", " ".join(f"{g} {summary.grades[g]}" for g in "HABCN" if summary.grades[g]) or "-")
+    table.add_row("mean score", "-" if summary.mean_score is None else f"{summary.mean_score:.1f}")
+    console.print(table)
+    for path, reason in summary.failures:
+        errors.print(f"[red]failed:[/] {path}: {reason}")
+    errors.print(f"results: {out}")
+    if summary.failures:
+        raise typer.Exit(code=1)
+
 
 db_app = typer.Typer(help="The service's database.", no_args_is_help=True)
 reviews_app = typer.Typer(help="QA reviews stored by the service.", no_args_is_help=True)

@@ -17,6 +17,9 @@ class TranscriptionOptions:
     short or noisy calls (one phrase repeated to the end of the window).
     ``hotwords`` None with ``AnalysisOptions.domain_hotwords`` on means "the domain
     vocabulary of the detected language"; the result records the words actually used.
+    ``batch_size`` above 0 transcribes with faster-whisper's ``BatchedInferencePipeline``:
+    the speech that VAD finds is cut into windows of up to 30 s decoded that many at a time
+    (fast on a GPU; each window is decoded without the text before it as context).
     """
 
     language: str | None = None
@@ -28,6 +31,7 @@ class TranscriptionOptions:
     condition_on_previous_text: bool = False
     simplified_chinese: bool = True
     filter_hallucinations: bool = True
+    batch_size: int = 0
 
     def __post_init__(self) -> None:
         if self.language is not None:
@@ -41,6 +45,8 @@ class TranscriptionOptions:
                 )
         if self.beam_size < 1:
             raise ValueError(f"beam_size must be at least 1, not {self.beam_size}")
+        if not 0 <= self.batch_size <= 256:
+            raise ValueError(f"batch_size must be 0 (sequential) to 256, not {self.batch_size}")
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,27 @@ def build_turns(words: Sequence[AttributedWord], max_gap: float) -> list[tuple[s
     return utterances
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A recording decoded ahead of the models (``prepare``), e.g. by a batch's CPU workers."""
+
+    audio: Audio
+    sha256: str
+    decode_seconds: float
+
+
+def prepare(source: AudioSource, options: AnalysisOptions = AnalysisOptions()) -> Prepared:
+    """Hash and decode a recording: the CPU part of an analysis that needs no model.
+
+    Raises:
+        AudioError subclasses for unusable input.
+    """
+    clock = time.perf_counter()
+    digest = content_sha256(source)
+    audio = load_audio(source, max_seconds=options.max_seconds)
+    return Prepared(audio, digest, time.perf_counter() - clock)
+
+
 class Pipeline:
     """Composes decoding, transcription, speaker attribution and roles."""
 
@@ -177,19 +198,20 @@ class Pipeline:
         source: AudioSource,
         options: AnalysisOptions = AnalysisOptions(),
         progress: ProgressHook = _no_progress,
+        prepared: Prepared | None = None,
     ) -> AnalysisResult:
-        """Analyse one recording.
+        """Analyse one recording; ``prepared`` is ``source`` already decoded by :func:`prepare`.
 
         Raises:
             AudioError subclasses for unusable input; ChannelLayoutError when stereo is
             asked of a mono file; ValueError for an unknown speaker override.
         """
         timings: dict[str, float] = {}
-        clock = time.perf_counter()
-        digest = _sha256(source)
-        audio = load_audio(source, max_seconds=options.max_seconds)
+        if prepared is None:
+            prepared = prepare(source, options)
+        audio, digest = prepared.audio, prepared.sha256
         layout = resolve_layout(audio, options.speakers.channels)
-        timings["decode"] = time.perf_counter() - clock
+        timings["decode"] = prepared.decode_seconds
 
         clock = time.perf_counter()
         mono = audio.mono()
@@ -362,7 +384,7 @@ def _join(words: Sequence[Word]) -> str:
     return "".join(w.word for w in words).strip()
 
 
-def _sha256(source: AudioSource) -> str:
+def content_sha256(source: AudioSource) -> str:
     digest = hashlib.sha256()
     if isinstance(source, (bytes, bytearray, memoryview)):
         digest.update(source)

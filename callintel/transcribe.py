@@ -21,7 +21,7 @@ from callintel.registry import ModelRegistry, ResolvedModel
 from callintel.result import ModelInfo, RemovedText, Word
 
 if TYPE_CHECKING:
-    from faster_whisper import WhisperModel
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,16 @@ class Transcriber:
     def __init__(self, model: WhisperModel, info: ModelInfo) -> None:
         self.model = model
         self.info = info
+        self._batched: BatchedInferencePipeline | None = None
+
+    @property
+    def batched(self) -> BatchedInferencePipeline:
+        """faster-whisper's batched pipeline on the same model (made on first use)."""
+        if self._batched is None:
+            from faster_whisper import BatchedInferencePipeline
+
+            self._batched = BatchedInferencePipeline(self.model)
+        return self._batched
 
     @classmethod
     def load(
@@ -127,17 +137,31 @@ class Transcriber:
         progress: ProgressHook = _no_progress,
     ) -> Transcript:
         """Transcribe one channel. Word timestamps are always on: speakers need them."""
-        segments, info = self.model.transcribe(
-            samples,
-            language=options.language,
-            beam_size=options.beam_size,
-            vad_filter=options.vad_filter,
-            vad_parameters={"min_silence_duration_ms": options.min_silence_ms},
-            word_timestamps=True,
-            hotwords=options.hotwords,
-            initial_prompt=options.initial_prompt,
-            condition_on_previous_text=options.condition_on_previous_text,
-        )
+        if options.batch_size > 0:
+            segments, info = self.batched.transcribe(
+                samples,
+                language=options.language,
+                beam_size=options.beam_size,
+                vad_filter=True,  # the batched pipeline cuts its windows where VAD finds speech
+                vad_parameters={"min_silence_duration_ms": options.min_silence_ms},
+                word_timestamps=True,
+                hotwords=options.hotwords,
+                initial_prompt=options.initial_prompt,
+                condition_on_previous_text=False,
+                batch_size=options.batch_size,
+            )
+        else:
+            segments, info = self.model.transcribe(
+                samples,
+                language=options.language,
+                beam_size=options.beam_size,
+                vad_filter=options.vad_filter,
+                vad_parameters={"min_silence_duration_ms": options.min_silence_ms},
+                word_timestamps=True,
+                hotwords=options.hotwords,
+                initial_prompt=options.initial_prompt,
+                condition_on_previous_text=options.condition_on_previous_text,
+            )
         chinese = info.language in ("zh", "yue") and options.simplified_chinese
         kept: list[Segment] = []
         removed: list[RemovedText] = []

@@ -28,7 +28,7 @@ from callintel.policy import DealerSettings, RedactionSettings
 from callintel.redact import RedactedSpan, mute_file, redact_json, redact_turns
 from callintel.scoring import Scorecard, parse_scorecard
 from callintel.settings import Settings
-from callintel.store import jobs
+from callintel.store import jobs, outcomes
 from callintel.store.blobs import BlobStore, Staged
 from callintel.store.db import Database
 from callintel.store.events import emit
@@ -125,6 +125,7 @@ def store_result(
     call.error = None
     call.updated_at = now
     session.flush()
+    outcomes.refresh(session, call)
     customer = call.customer.external_id if call.customer else None
     emit(
         session,

@@ -26,6 +26,9 @@ Fixtures:
 Helpers:
     serve(app) -> context manager yielding "http://127.0.0.1:PORT": the ASGI app under uvicorn
                           on a free loopback port, in a background thread.
+    serve_console(tmp, analyzer) -> context manager yielding (base URL, qa key of dealer d1, Database):
+                          the service on a new SQLite database, `analyzer` its in-process worker
+                          (None: no worker), served as `serve` does.
     save_screenshot(page, name) -> Path: a full-page PNG in artifacts_dir().
     artifacts_dir() -> Path: $CALLINTEL_TEST_ARTIFACTS, default /tmp/callintel-test-artifacts.
 
@@ -50,6 +53,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 import pytest
 import uvicorn
+
+from callintel.store.db import Database
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page
@@ -269,6 +274,33 @@ def serve(app: Any, *, host: str = "127.0.0.1", startup_timeout: float = 20.0) -
             server.force_exit = True
             thread.join(5)
         sock.close()
+
+
+@contextlib.contextmanager
+def serve_console(tmp: Path, analyzer: Any = None) -> Iterator[tuple[str, str, Database]]:
+    """The service on a new SQLite database in ``tmp``, served on loopback, with ``analyzer``
+    (an :data:`callintel.worker.Analyzer`) as its one in-process worker, or no worker when None;
+    yields its base URL, a qa key scoped to dealer d1, and the database (to seed calls)."""
+    from api import create_app
+    from callintel.store.db import upgrade
+    from tests.service_helpers import make_key, service_settings
+
+    url = f"sqlite:///{tmp / 'console.db'}"
+    upgrade(url)
+    db = Database(url)
+    key = make_key(db, "qa", "d1")
+    app = create_app(
+        service_settings(tmp, url),
+        analyzer=(lambda: analyzer) if analyzer is not None else None,
+        in_process_workers=1 if analyzer is not None else 0,
+        db=db,
+        sync_analysis=False,
+    )
+    try:
+        with serve(app) as base:
+            yield base, key, db
+    finally:
+        db.dispose()
 
 
 def _wait_until_answering(

@@ -92,6 +92,31 @@ class FakeAnalyzer:
         }
 
 
+def scorecard(passed: dict[str, bool | None], violations: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A stored scorecard: ``None`` marks a checkpoint not applicable; weights 1, penalty 10 each."""
+    checkpoints = {
+        key: {"passed": bool(ok), "applicable": ok is not None, "weight": 1.0, "required": False}
+        for key, ok in passed.items()
+    }
+    applicable = [ok for ok in passed.values() if ok is not None]
+    base = 100.0 * sum(1 for ok in applicable if ok) / len(applicable) if applicable else 100.0
+    return {
+        "score": round(max(0.0, base - 10.0 * len(violations)), 1),
+        "checkpoints": checkpoints,
+        "violations": [{"type": v, "turn": 0, "text": "", "penalty": 10.0} for v in violations],
+        "penalty": 10.0 * len(violations),
+    }
+
+
+def analysis_result(card: dict[str, Any], grade: str) -> dict[str, Any]:
+    return {
+        "language": "zh",
+        "turns": [{"role": "sales", "speaker": "S1", "start": 0.0, "end": 1.0, "text": "您好"}],
+        "models": [{"name": "whisper", "version": "x"}],
+        "understanding": {"scorecard": card, "intent": {"grade": grade}, "tags": []},
+    }
+
+
 def service_settings(tmp_path: Path, url: str, **limits: Any) -> Settings:
     base = Settings.from_env()
     return Settings(

@@ -28,7 +28,7 @@ def client(tmp_path: Path) -> TestClient:
 
 
 @pytest.mark.parametrize(
-    "page", ["/console/calls", "/console/upload", "/console/signin", "/console/calls/c1"]
+    "page", ["/console/calls", "/console/upload", "/console/signin", "/console/calls/c1", "/console/team"]
 )
 def test_pages_in_both_languages(client: TestClient, page: str) -> None:
     zh = client.get(page, params={"lang": "zh"})
@@ -64,10 +64,17 @@ def test_both_languages_have_every_text_and_the_scripts_use_only_known_keys() ->
     for script in STATIC.glob("*.js"):
         used |= set(re.findall(r"\bT\.([a-z_]+)", script.read_text("utf-8")))
     assert used and used <= TEXT["en"].keys(), used - TEXT["en"].keys()
+    # The names the pages build from DOMAIN.md's labels exist too.
+    from api.console import ATTRIBUTE_CHOICES
+    from callintel.corpus.labels import ATTRIBUTES, SCENARIOS
+
+    built = {f"attr_{key}" for key in ATTRIBUTES} | {f"scenario_{s}" for s in SCENARIOS}
+    built |= {f"choice_{value}" for values in ATTRIBUTE_CHOICES.values() for value in values}
+    assert built <= TEXT["en"].keys(), built - TEXT["en"].keys()
 
 
 def test_static_files_are_served(client: TestClient) -> None:
-    for name in ("common.js", "calls.js", "call.js", "upload.js", "signin.js", "console.css"):
+    for name in ("common.js", "calls.js", "call.js", "team.js", "upload.js", "signin.js", "console.css"):
         answer = client.get(f"/console/static/{name}")
         assert answer.status_code == 200 and len(answer.content) > 500, name
     assert client.get("/console/static/../i18n.py").status_code == 404

@@ -12,10 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from api import create_app
-from callintel.store.db import Database, upgrade
-from tests.browser import BrowserPage, save_screenshot, serve
-from tests.service_helpers import FakeAnalyzer, make_key, service_settings
+from tests.browser import BrowserPage, save_screenshot, serve_console
+from tests.service_helpers import FakeAnalyzer
 
 pytest_plugins = ["tests.browser"]
 pytestmark = pytest.mark.browser
@@ -23,21 +21,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def console(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    url = f"sqlite:///{tmp_path / 'console.db'}"
-    upgrade(url)
-    db = Database(url)
-    key = make_key(db, "qa", "d1")
-    fake = FakeAnalyzer()
-    app = create_app(
-        service_settings(tmp_path, url),
-        analyzer=lambda: fake,
-        in_process_workers=1,
-        db=db,
-        sync_analysis=False,
-    )
-    with serve(app) as base:
+    with serve_console(tmp_path, FakeAnalyzer()) as (base, key, _):
         yield base, key
-    db.dispose()
 
 
 def test_upload_review_and_reload(page: BrowserPage, console: tuple[str, str], audio_dir: Path) -> None:
@@ -81,6 +66,8 @@ def test_upload_review_and_reload(page: BrowserPage, console: tuple[str, str], a
     expect(toggle).to_have_attribute("aria-pressed", "true")
     expect(page.locator('.checkpoint[data-key="needs_discovery"]')).to_contain_text("reviewed")
     expect(page.locator("#reviewed-badge")).to_be_visible()
+    # The score counts the correction (both checkpoints passed now); the model's stays beside it.
+    expect(page.locator("#score")).to_have_text("100/100 (model: 80)")
     shot = save_screenshot(page, "console-call-page")
     assert shot.stat().st_size > 20_000
     assert page.errors == []

@@ -17,10 +17,20 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from api.console.i18n import LANGUAGES, TEXT, language_of
+from api.team import scorecard_labels
+from callintel.corpus.labels import ATTRIBUTES, BODY_TYPES, CONCERNS, PAYMENTS, POWERTRAINS, SCENARIOS, USAGES
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/console", include_in_schema=False)
+# The attributes whose values are one of a list (DOMAIN.md): the call page offers them to pick.
+ATTRIBUTE_CHOICES = {
+    "payment": PAYMENTS,
+    "powertrain": POWERTRAINS,
+    "body_type": BODY_TYPES,
+    "usage": USAGES,
+    "concerns": CONCERNS,
+}
 CSP = "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:"
 
 
@@ -33,6 +43,7 @@ def _page(request: Request, template: str, **context: Any) -> HTMLResponse:
             "lang": lang,
             "t": TEXT[lang],
             "languages": LANGUAGES,
+            "scenarios": SCENARIOS,
             "text_json": json.dumps(TEXT[lang], ensure_ascii=False),
             **context,
         },
@@ -50,14 +61,33 @@ def signin(request: Request) -> HTMLResponse:
     return _page(request, "signin.html")
 
 
+def _labels(request: Request) -> dict[str, Any]:
+    """The scorecards' checkpoint and violation labels, for the filters' choices."""
+    with request.app.state.db.session() as session:
+        checkpoints, violations = scorecard_labels(session, request.app.state.settings.models_dir)
+    return {"checkpoints": checkpoints, "violations": violations}
+
+
 @router.get("/calls", response_class=HTMLResponse)
 def calls(request: Request) -> HTMLResponse:
-    return _page(request, "calls.html")
+    return _page(request, "calls.html", **_labels(request))
+
+
+@router.get("/team", response_class=HTMLResponse)
+def team(request: Request) -> HTMLResponse:
+    return _page(request, "team.html")
 
 
 @router.get("/calls/{call_id}", response_class=HTMLResponse)
 def call(request: Request, call_id: str) -> HTMLResponse:
-    return _page(request, "call.html", call_id=call_id)
+    return _page(
+        request,
+        "call.html",
+        call_id=call_id,
+        attribute_choices=ATTRIBUTE_CHOICES,
+        attribute_names=ATTRIBUTES,
+        **_labels(request),
+    )
 
 
 @router.get("/upload", response_class=HTMLResponse)

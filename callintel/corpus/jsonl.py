@@ -24,7 +24,7 @@ from .labels import (
 )
 
 
-def _check_value(key: str, value: Any) -> str | None:
+def attribute_value_problem(key: str, value: Any) -> str | None:
     """The problem with an attribute value, or None when it is in DOMAIN.md's form."""
     if key == "budget_cny":
         if not isinstance(value, Mapping) or set(value) != {"min", "max"}:
@@ -116,7 +116,7 @@ def validate_dialogue(d: Any, line: int | None = None) -> None:
                 key = a.get("key") if isinstance(a, Mapping) else None
                 if key not in ATTRIBUTES:
                     fail(f"turn {n}: unknown attribute key {key!r}; valid: {', '.join(ATTRIBUTES)}")
-                problem = _check_value(str(key), a.get("value"))
+                problem = attribute_value_problem(str(key), a.get("value"))
                 if problem:
                     fail(f"turn {n}: {problem}")
             for problem in check_spans(t):

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callintel.corpus.jsonl import _check_value, validate_dialogue
+from callintel.corpus.jsonl import attribute_value_problem, validate_dialogue
 from callintel.store.models import Analysis, Call, Review, Transcript
 
 
@@ -144,7 +144,7 @@ def _attributes(
                 value = review[key]
             else:
                 value = values[n] if isinstance(values, list) and n < len(values) else values
-            if _check_value(key, value) is None:
+            if attribute_value_problem(key, value) is None:
                 turns[index]["attributes"].append(
                     {"key": key, "start": start, "end": start + len(e["text"]), "value": value}
                 )

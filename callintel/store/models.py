@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -130,9 +131,30 @@ class Call(Base):
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # What the calls list filters and sorts on, kept by callintel.store.outcomes from the newest
+    # analysis with QA's review applied (a reviewed value wins over the model's).
+    grade: Mapped[str | None] = mapped_column(String(1), default=None)
+    score: Mapped[float | None] = mapped_column(Float, default=None)
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
     recording: Mapped[Recording | None] = relationship()
     customer: Mapped[Customer | None] = relationship()
+    outcomes: Mapped[list[CallOutcome]] = relationship(viewonly=True)
+
+
+class CallOutcome(Base):
+    """One scorecard item's outcome on a call: a checkpoint ``passed``, ``missed`` or not
+    applicable (``n/a``), or a violation ``committed`` (no row when it was not). ``reviewed``
+    when QA set it rather than the model."""
+
+    __tablename__ = "call_outcomes"
+    __table_args__ = (Index("ix_call_outcomes_item", "kind", "key", "outcome"),)
+
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # checkpoint|violation
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # passed|missed|n/a|committed
+    reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Job(Base):

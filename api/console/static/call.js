@@ -5,6 +5,7 @@ const callId = document.getElementById("call").dataset.callId;
 const audio = document.getElementById("audio");
 const canvas = document.getElementById("waveform");
 const transcript = document.getElementById("transcript");
+const LABELS = JSON.parse(document.getElementById("labels").textContent);
 let call = null;
 let review = null;
 let peaks = null;
@@ -13,7 +14,7 @@ let selectedCheckpoint = null;
 async function load() {
   call = await api(`/v1/calls/${callId}`);
   review = call.review;
-  document.getElementById("call-meta").textContent = [call.dealer, call.scenario, call.salesperson_id,
+  document.getElementById("call-meta").textContent = [call.dealer, T[`scenario_${call.scenario}`] || call.scenario, call.salesperson_id,
     call.customer_id, T[call.status] || call.status].filter(Boolean).join(" · ");
   const waiting = call.status === "queued" || call.status === "processing";
   document.getElementById("waiting").hidden = !waiting;
@@ -37,14 +38,17 @@ async function loadAudio() {
   draw();
 }
 
+// The peak of every channel per pixel column: a stereo call shows both sides.
 function waveform(buffer, width) {
-  const data = buffer.getChannelData(0);
-  const step = Math.max(1, Math.floor(data.length / width));
   const out = new Float32Array(width);
-  for (let x = 0; x < width; x++) {
-    let peak = 0;
-    for (let i = x * step; i < Math.min(data.length, (x + 1) * step); i++) peak = Math.max(peak, Math.abs(data[i]));
-    out[x] = peak;
+  for (let channel = 0; channel < buffer.numberOfChannels; channel++) {
+    const data = buffer.getChannelData(channel);
+    const step = Math.max(1, Math.floor(data.length / width));
+    for (let x = 0; x < width; x++) {
+      let peak = out[x];
+      for (let i = x * step; i < Math.min(data.length, (x + 1) * step); i++) peak = Math.max(peak, Math.abs(data[i]));
+      out[x] = peak;
+    }
   }
   return out;
 }
@@ -106,10 +110,11 @@ function render() {
   draw();
 }
 
-function evidenceLink(evidence) {
+// A link to the turn an item was found in; for a missed checkpoint, the closest turn.
+function evidenceLink(evidence, closest = false) {
   if (!evidence || evidence.turn == null) return null;
   return el("button", { type: "button", class: "link", onclick: () => jumpToTurn(evidence.turn) },
-    `${T.evidence}: ${clock(evidence.start ?? 0)} ${String(evidence.text || "").slice(0, 40)}`);
+    `${closest ? T.closest : T.evidence}: ${clock(evidence.start ?? 0)} ${String(evidence.text || "").slice(0, 40)}`);
 }
 
 function jumpToTurn(index) {
@@ -126,7 +131,10 @@ function checkpointState(key, item) {
 function renderScorecard() {
   const card = call.scorecard;
   if (!card) return;
-  document.getElementById("score").textContent = `${Math.round(card.score)}/100`;
+  // The score with QA's corrections applied (the list's), and the model's when they differ.
+  const score = call.score ?? card.score;
+  document.getElementById("score").textContent = `${Math.round(score)}/100` +
+    (Math.round(score) !== Math.round(card.score) ? ` (${T.model_score} ${Math.round(card.score)})` : "");
   document.getElementById("reviewed-badge").hidden = !review;
   const list = document.getElementById("checkpoints");
   list.replaceChildren(...Object.entries(card.checkpoints).map(([key, item]) => {
@@ -141,11 +149,24 @@ function renderScorecard() {
       }, state.passed ? "✓" : "✗"),
       el("span", { class: "name" }, item.label || key),
       el("span", { class: "state" }, label, state.reviewed ? ` (${T.reviewed})` : ""),
-      evidenceLink(item.evidence?.[0]));
+      evidenceLink(item.evidence?.[0], !item.passed));
   }));
+  // Violations: the model's (QA can reject each) and those QA added.
+  const corrected = review?.violations || {};
+  const found = card.violations.map((v) => ({ ...v, committed: corrected[v.type] ?? true, reviewed: v.type in corrected }));
+  const added = Object.entries(corrected).filter(([type, yes]) => yes && !card.violations.some((v) => v.type === type))
+    .map(([type]) => ({ type, committed: true, reviewed: true }));
+  const items = [...found, ...added];
   const violations = document.getElementById("violations");
-  violations.replaceChildren(...(card.violations.length ? card.violations.map((v) => el("li", {}, `${v.type} `,
-    evidenceLink({ turn: v.turn, start: v.start, text: v.text }))) : [el("li", {}, T.none)]));
+  violations.replaceChildren(...(items.length ? items.map((v) => el("li", { class: `violation ${v.committed ? "committed" : "rejected"}` },
+    el("span", { class: "name" }, LABELS.violations[v.type] || v.type),
+    v.reviewed ? el("span", { class: "state" }, ` (${T.reviewed}) `) : " ",
+    el("button", {
+      type: "button", class: "toggle", "aria-pressed": v.committed ? "false" : "true",
+      "aria-label": `${LABELS.violations[v.type] || v.type}: ${T.not_a_violation}`,
+      onclick: () => saveReview({ violations: { [v.type]: !v.committed } }).catch((e) => toast(e.message, true)),
+    }, T.not_a_violation),
+    v.turn == null ? null : evidenceLink({ turn: v.turn, start: v.start, text: v.text }))) : [el("li", {}, T.none)]));
 }
 
 function renderIntent() {
@@ -153,16 +174,72 @@ function renderIntent() {
   if (intent) {
     const grade = review?.grade || intent.grade;
     document.getElementById("grade").textContent = grade + (review?.grade ? ` (${T.reviewed})` : "");
-    document.getElementById("grade-probabilities").textContent = Object.entries(intent.probabilities)
+    document.getElementById("grade-probabilities").textContent = Object.entries(intent.probabilities || {})
       .map(([g, p]) => `${g} ${Math.round(p * 100)}%`).join(" · ");
     document.getElementById("grade-select").value = review?.grade || "";
   }
+  // Attributes: the model's values, a reviewed value over it, and those QA added.
+  const corrected = review?.attributes || {};
+  const keys = [...new Set([...Object.keys(call.attributes || {}), ...Object.keys(corrected)])];
   const list = document.getElementById("attributes");
-  list.replaceChildren(...Object.entries(call.attributes || {}).flatMap(([key, item]) => [
-    el("dt", {}, key),
-    el("dd", {}, typeof item.value === "object" ? JSON.stringify(item.value) : String(item.value), " ",
-      evidenceLink(item.evidence?.[0])),
-  ]));
+  list.replaceChildren(...keys.flatMap((key) => {
+    const item = call.attributes?.[key];
+    const reviewed = key in corrected;
+    const value = reviewed ? corrected[key] : item.value;
+    return [
+      el("dt", {}, T[`attr_${key}`] || key),
+      el("dd", { "data-key": key }, value == null ? T.not_said : showValue(value), reviewed ? ` (${T.reviewed})` : "", " ",
+        el("button", { type: "button", class: "link", "aria-label": `${T.correct_attribute}: ${T[`attr_${key}`] || key}`,
+          onclick: () => editAttribute(key, value) }, T.edit),
+        " ", item ? evidenceLink(item.evidence?.[0]) : null),
+    ];
+  }));
+}
+
+function showValue(value) {
+  if (Array.isArray(value)) return value.join("、");
+  if (value && typeof value === "object") return `${value.min ?? "…"} – ${value.max ?? "…"}`;
+  if (typeof value === "boolean") return value ? T.yes : T.no;
+  return T[`choice_${value}`] || String(value);
+}
+
+// The value inputs of the attribute editor, by the attribute's kind (DOMAIN.md's value forms).
+function attributeInputs(key, value) {
+  const box = document.getElementById("attr-value");
+  const field = (name, input) => el("label", {}, name, " ", input);
+  if (LABELS.choices[key]) {
+    box.replaceChildren(field(T.value, el("select", { id: "attr-input" },
+      ...LABELS.choices[key].map((c) => el("option", { value: c, selected: c === value }, T[`choice_${c}`] || c)))));
+  } else if (key === "trade_in") {
+    box.replaceChildren(field(T.value, el("select", { id: "attr-input" },
+      el("option", { value: "true", selected: value === true }, T.yes), el("option", { value: "false", selected: value === false }, T.no))));
+  } else if (key === "budget_cny") {
+    box.replaceChildren(
+      field(T.budget_min, el("input", { id: "attr-min", type: "number", min: 0, step: 1000, value: value?.min ?? "" })),
+      field(T.budget_max, el("input", { id: "attr-max", type: "number", min: 0, step: 1000, value: value?.max ?? "" })));
+  } else if (key === "purchase_timeline_days") {
+    box.replaceChildren(field(T.days, el("input", { id: "attr-input", type: "number", min: 0, step: 1, value: value ?? "" })));
+  } else {
+    box.replaceChildren(field(T.value, el("input", { id: "attr-input", maxlength: 100,
+      value: Array.isArray(value) ? value[0] ?? "" : value ?? "" })));
+  }
+}
+
+function editAttribute(key, value) {
+  const select = document.getElementById("attr-key");
+  select.value = key;
+  attributeInputs(key, value);
+  document.getElementById("attr-not-said").checked = value == null;
+  (document.getElementById("attr-input") || document.getElementById("attr-min")).focus();
+}
+
+function attributeValue(key) {
+  if (document.getElementById("attr-not-said").checked) return null;
+  const number = (id) => { const v = document.getElementById(id).value; return v === "" ? null : Math.round(Number(v)); };
+  if (key === "budget_cny") return { min: number("attr-min"), max: number("attr-max") };
+  if (key === "purchase_timeline_days") return number("attr-input");
+  if (key === "trade_in") return document.getElementById("attr-input").value === "true";
+  return document.getElementById("attr-input").value.trim();
 }
 
 function renderMetrics() {
@@ -212,6 +289,21 @@ function correctCheckpoint(key, passed) {
     .catch((e) => toast(e.message, true));
 }
 
+document.getElementById("attr-key").addEventListener("change", (event) => {
+  const key = event.target.value;
+  attributeInputs(key, review?.attributes?.[key] ?? call?.attributes?.[key]?.value);
+});
+document.getElementById("attribute-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const key = document.getElementById("attr-key").value;
+  saveReview({ attributes: { [key]: attributeValue(key) } })
+    .then(() => document.querySelector(`#attributes dd[data-key="${key}"] button`)?.focus())
+    .catch((e) => toast(e.message, true));
+});
+document.getElementById("violation-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  saveReview({ violations: { [document.getElementById("violation-add").value]: true } }).catch((e) => toast(e.message, true));
+});
 document.getElementById("grade-select").addEventListener("change", (event) => {
   if (event.target.value) saveReview({ grade: event.target.value }).catch((e) => toast(e.message, true));
 });
@@ -251,4 +343,5 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
+attributeInputs(document.getElementById("attr-key").value, undefined);
 load().catch((e) => toast(e.message, true));
