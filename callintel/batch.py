@@ -20,7 +20,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -241,82 +241,154 @@ class Summary:
             self.scores.append(float(score))
 
 
-Analyze = Callable[[BatchItem, Prepared], Mapping[str, Any]]
+AnalyzeMany = Callable[[Sequence[tuple[BatchItem, Prepared]]], Sequence[Mapping[str, Any] | Exception]]
+"""The models' stage: decoded recordings in, a result (or the exception of that recording) out for
+each, in order. It may raise for the whole group (e.g. out of memory): each recording then fails."""
+
+MODEL_ERRORS = (AudioError, ValueError, RuntimeError, CallintelError)
 
 
 @dataclass(frozen=True)
-class _Skip:
+class Skip:
+    """A recording the ledger already has as done (same path, content and fingerprint)."""
+
     sha256: str
 
 
+Loaded = Prepared | Skip | Exception
+
+
+def load(item: BatchItem, is_done: Callable[[Path, str], bool]) -> Loaded:
+    """The CPU stage: hash, then (unless done) decode and find the speech. An unreadable or
+    unusable recording gives its exception."""
+    try:
+        digest = content_sha256(item.path)
+        if is_done(item.path, digest):
+            return Skip(digest)
+        return prepare(item.path, item.options)
+    except (OSError, CallintelError) as e:
+        return e
+
+
+def record(
+    item: BatchItem, fingerprint: str, loaded: Prepared | Exception, result: Mapping[str, Any] | Exception
+) -> dict[str, Any]:
+    """The ledger record of a recording analysed (``done``) or not (``failed``, with the reason)."""
+    base: dict[str, Any] = {
+        "path": str(item.path),
+        "metadata": dict(item.metadata),
+        "fingerprint": fingerprint,
+    }
+    if isinstance(loaded, Exception):
+        return {**base, "sha256": None, "status": "failed", "error": _reason(loaded)}
+    base["sha256"] = loaded.sha256
+    if isinstance(result, Exception):
+        return {**base, "status": "failed", "error": _reason(result)}
+    return {**base, "status": "done", "duration": loaded.audio.duration, "result": dict(result)}
+
+
+def _reason(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def outcome_of(item: BatchItem, written: Mapping[str, Any]) -> Outcome:
+    if written["status"] == "failed":
+        return Outcome(item, "failed", error=written.get("error"))
+    return Outcome(item, written["status"], float(written.get("duration") or 0.0), record=written)
+
+
 def run_batch(
-    items: list[BatchItem],
-    analyze: Analyze,
+    items: Sequence[BatchItem],
+    analyze: AnalyzeMany,
     ledger: Ledger,
     *,
     workers: int = 0,
     prefetch: int = 0,
+    group: int = 1,
     on_outcome: Callable[[Outcome], None] = lambda _: None,
 ) -> Summary:
-    """Analyse ``items`` in order, writing each outcome to ``ledger``; the summary at the end.
+    """Analyse ``items`` in order, ``group`` recordings per call of ``analyze`` (the classifiers
+    batch across them), writing each outcome to ``ledger``; the summary at the end.
 
-    ``workers`` CPU threads (default: the machine's cores) hash and decode up to ``prefetch``
-    recordings (default 2 per worker) ahead of ``analyze``. A recording that fails (unreadable,
-    not audio, an error of the models) is recorded as failed with its reason; the batch goes on.
+    ``workers`` CPU threads (default: the machine's cores) hash, decode and run VAD up to
+    ``prefetch`` recordings (default: two groups, at least 2 per worker) ahead of the models. A
+    recording that fails (unreadable, not audio, an error of the models) is recorded as failed
+    with its reason; the batch goes on. Content already done under the fingerprint, or seen
+    earlier in the same group, is reused rather than analysed again.
     """
     workers = workers or os.cpu_count() or 1
-    prefetch = max(1, prefetch or 2 * workers)
+    group = max(1, group)
+    prefetch = max(group, prefetch or max(2 * group, 2 * workers))
     summary = Summary(total=len(items))
     started = time.perf_counter()
 
-    def load(item: BatchItem) -> Prepared | _Skip:
-        digest = content_sha256(item.path)
-        if ledger.is_done(item.path, digest):
-            return _Skip(digest)
-        return prepare(item.path, item.options)
-
-    with ThreadPoolExecutor(workers, thread_name_prefix="batch-decode") as pool:
-        pending: dict[int, Future[Prepared | _Skip]] = {}
-        for index, item in enumerate(items):
-            for ahead in range(index, min(len(items), index + prefetch)):
-                if ahead not in pending:
-                    pending[ahead] = pool.submit(load, items[ahead])
-            outcome = _one(item, pending.pop(index), analyze, ledger)
+    def settle(batch: list[tuple[BatchItem, Loaded]]) -> None:
+        for outcome in _settle(batch, analyze, ledger):
             summary.add(outcome)
             summary.wall_seconds = time.perf_counter() - started
             on_outcome(outcome)
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="batch-decode") as pool:
+        pending: dict[int, Future[Loaded]] = {}
+        batch: list[tuple[BatchItem, Loaded]] = []
+        for index, item in enumerate(items):
+            for ahead in range(index, min(len(items), index + prefetch)):
+                if ahead not in pending:
+                    pending[ahead] = pool.submit(load, items[ahead], ledger.is_done)
+            batch.append((item, pending.pop(index).result()))
+            if len(batch) == group:
+                settle(batch)
+                batch = []
+        if batch:
+            settle(batch)
     return summary
 
 
-def _one(item: BatchItem, future: Future[Prepared | _Skip], analyze: Analyze, ledger: Ledger) -> Outcome:
-    base = {"path": str(item.path), "metadata": dict(item.metadata), "fingerprint": ledger.fingerprint}
-    try:
-        loaded = future.result()
-    except (OSError, CallintelError) as e:
-        return _failed(item, ledger, base, None, e)
-    if isinstance(loaded, _Skip):
-        return Outcome(item, "skipped")
-    seconds = loaded.audio.duration
-    stored = ledger.result_of(loaded.sha256)
-    if stored is not None:
-        record = {**base, "sha256": loaded.sha256, "status": "reused", "duration": seconds, "result": stored}
-        ledger.write(record)
-        return Outcome(item, "reused", seconds, record=record)
-    try:
-        result = analyze(item, loaded)
-    except (AudioError, ValueError, RuntimeError, CallintelError) as e:
-        return _failed(item, ledger, base, loaded.sha256, e)
-    record = {**base, "sha256": loaded.sha256, "status": "done", "duration": seconds, "result": dict(result)}
-    ledger.write(record)
-    return Outcome(item, "done", seconds, record=record)
+def _settle(batch: list[tuple[BatchItem, Loaded]], analyze: AnalyzeMany, ledger: Ledger) -> list[Outcome]:
+    """Outcomes of a group, in order: the models run once, on the recordings that need them."""
+    work: list[tuple[BatchItem, Prepared]] = []
+    firsts: set[str] = set()
+    for item, loaded in batch:
+        if not isinstance(loaded, Prepared) or loaded.sha256 in firsts:
+            continue
+        if ledger.result_of(loaded.sha256) is None:
+            firsts.add(loaded.sha256)
+            work.append((item, loaded))
+    results: dict[int, Mapping[str, Any] | Exception] = {}
+    if work:
+        try:
+            answers: Sequence[Mapping[str, Any] | Exception] = analyze(work)
+        except MODEL_ERRORS as e:
+            answers = [e] * len(work)
+        results = {id(item): answer for (item, _), answer in zip(work, answers, strict=True)}
+    outcomes = []
+    for item, loaded in batch:
+        if isinstance(loaded, Skip):
+            outcomes.append(Outcome(item, "skipped"))
+            continue
+        if isinstance(loaded, Exception):
+            written = record(item, ledger.fingerprint, loaded, loaded)
+        elif id(item) in results:
+            written = record(item, ledger.fingerprint, loaded, results[id(item)])
+        else:  # a copy of content done before, or earlier in this group
+            written = record(item, ledger.fingerprint, loaded, ledger.result_of(loaded.sha256) or {})
+            written["status"] = "reused"
+            if not written.get("result"):
+                failed = RuntimeError("the same content failed earlier in this batch")
+                written = record(item, ledger.fingerprint, loaded, failed)
+        ledger.write(written)
+        outcomes.append(outcome_of(item, written))
+    return outcomes
 
 
-def _failed(
-    item: BatchItem, ledger: Ledger, base: dict[str, Any], sha256: str | None, error: Exception
-) -> Outcome:
-    reason = f"{type(error).__name__}: {error}"
-    ledger.write({**base, "sha256": sha256, "status": "failed", "error": reason})
-    return Outcome(item, "failed", error=reason)
+def pipeline_stage(pipeline: Any) -> AnalyzeMany:
+    """The models' stage on a loaded :class:`callintel.pipeline.Pipeline`."""
+
+    def analyze(work: Sequence[tuple[BatchItem, Prepared]]) -> list[Mapping[str, Any] | Exception]:
+        done = pipeline.analyze_many([(item.path, item.options, prepared) for item, prepared in work])
+        return [r if isinstance(r, Exception) else r.to_dict() for r in done]
+
+    return analyze
 
 
 def default_options(

@@ -9,7 +9,7 @@ import threading
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
@@ -479,8 +479,11 @@ def batch(
         int, typer.Option(help="Whisper windows decoded together (faster-whisper batched); 0: sequential.")
     ] = 8,
     workers: Annotated[
-        int, typer.Option(help="CPU threads decoding ahead of the models (0: all cores).")
+        int, typer.Option(help="CPU threads decoding and finding speech ahead of the models (0: all cores).")
     ] = 0,
+    group: Annotated[
+        int, typer.Option(min=1, max=256, help="Calls whose turns the classifiers take together.")
+    ] = 8,
     language: LanguageOption = None,
     scenario: Annotated[
         Scenario | None, typer.Option(help="Default scorecard (a manifest's scenario column wins).")
@@ -494,7 +497,7 @@ def batch(
     """Analyse many recordings: progress with audio hours, throughput and ETA; a summary at the
     end. Resumable: a rerun skips what the output already holds for the same models."""
     from callintel.audio import probe_duration
-    from callintel.batch import Ledger, Outcome, fingerprint, read_source, run_batch
+    from callintel.batch import Ledger, Outcome, fingerprint, pipeline_stage, read_source, run_batch
     from callintel.batch import default_options as batch_options
     from callintel.pipeline import Pipeline
 
@@ -535,9 +538,6 @@ def batch(
     counts: dict[str, int] = {"done": 0, "reused": 0, "skipped": 0, "failed": 0}
     started = time.perf_counter()
 
-    def analyze(item: Any, prepared: Any) -> Any:
-        return pipeline.analyze(item.path, item.options, prepared=prepared).to_dict()
-
     with Progress(*columns, console=errors) as bar:
         task = bar.add_task("Batch", total=total or None, hours="", speed="", counts="")
 
@@ -555,7 +555,9 @@ def batch(
             )
 
         try:
-            summary = run_batch(items, analyze, ledger, workers=workers, on_outcome=show)
+            summary = run_batch(
+                items, pipeline_stage(pipeline), ledger, workers=workers, group=group, on_outcome=show
+            )
         finally:
             ledger.close()
     table = Table(title=f"Batch: {source}")

@@ -14,13 +14,14 @@ import numpy as np
 import yaml
 
 from callintel.audio import Audio, AudioSource, load_audio
-from callintel.errors import ChannelLayoutError, ConfigError
+from callintel.errors import CallintelError, ChannelLayoutError, ConfigError
 from callintel.metrics import conversation_metrics
 from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions
 from callintel.registry import ModelRegistry
 from callintel.result import (
     AnalysisResult,
     ChannelLayout,
+    ModelInfo,
     RemovedText,
     RoleDecision,
     SourceInfo,
@@ -30,8 +31,9 @@ from callintel.result import (
 from callintel.roles import RoleAssigner, SpeakerText
 from callintel.settings import Settings
 from callintel.speakers import Diarizer, speech_regions
-from callintel.transcribe import Transcriber
+from callintel.transcribe import WINDOW_SECONDS, Transcriber
 from callintel.understand.classifiers import CallTurn, Understander
+from callintel.understand.types import Understanding
 
 
 def load_understander(
@@ -120,25 +122,76 @@ def build_turns(words: Sequence[AttributedWord], max_gap: float) -> list[tuple[s
     return utterances
 
 
+Speech = dict[int | None, tuple[tuple[float, float], ...]]
+"""Speech regions (seconds) per channel to transcribe (None: the mono mix)."""
+
+
 @dataclass(frozen=True)
 class Prepared:
-    """A recording decoded ahead of the models (``prepare``), e.g. by a batch's CPU workers."""
+    """A recording decoded ahead of the models (``prepare``), e.g. by a batch's CPU workers.
+
+    ``speech`` (when the transcription is batched): the VAD regions of each channel to
+    transcribe, at most one Whisper window long; ``regions`` (mono): those the diarizer uses.
+    """
 
     audio: Audio
     sha256: str
     decode_seconds: float
+    speech: Speech | None = None
+    regions: tuple[tuple[float, float], ...] | None = None
 
 
 def prepare(source: AudioSource, options: AnalysisOptions = AnalysisOptions()) -> Prepared:
-    """Hash and decode a recording: the CPU part of an analysis that needs no model.
+    """Hash, decode and (for batched transcription) find the speech of a recording: the CPU part
+    of an analysis that needs no GPU model.
 
     Raises:
-        AudioError subclasses for unusable input.
+        AudioError subclasses for unusable input; ChannelLayoutError when stereo is asked of a
+        mono file.
     """
     clock = time.perf_counter()
     digest = content_sha256(source)
     audio = load_audio(source, max_seconds=options.max_seconds)
-    return Prepared(audio, digest, time.perf_counter() - clock)
+    speech: Speech | None = None
+    regions = None
+    if options.transcription.batch_size > 0:
+        min_silence = options.transcription.min_silence_ms
+        if resolve_layout(audio, options.speakers.channels) == "stereo":
+            channels: dict[int | None, np.ndarray] = {0: audio.samples[0], 1: audio.samples[1]}
+        else:
+            channels = {None: audio.mono()}
+            regions = tuple(speech_regions(channels[None], min_silence))
+        speech = {
+            channel: tuple(speech_regions(samples, min_silence, WINDOW_SECONDS))
+            for channel, samples in channels.items()
+        }
+    return Prepared(audio, digest, time.perf_counter() - clock, speech, regions)
+
+
+@dataclass(frozen=True)
+class Heard:
+    """A call transcribed, with speakers and roles: everything before understanding."""
+
+    audio: Audio
+    sha256: str
+    layout: ChannelLayout
+    language: str
+    language_probability: float
+    options: AnalysisOptions  # with the transcription options actually used
+    turns: tuple[Turn, ...]
+    roles: RoleDecision
+    removed: tuple[RemovedText, ...]
+    models: tuple[ModelInfo, ...]
+    warnings: tuple[str, ...]
+    timings: dict[str, float]
+
+    @property
+    def scenario(self) -> str:
+        return self.options.scenario or ("inbound_call" if self.layout == "stereo" else "showroom")
+
+    @property
+    def call_turns(self) -> list[CallTurn]:
+        return [CallTurn(t.role, t.text, t.start, t.end) for t in self.turns]
 
 
 class Pipeline:
@@ -206,6 +259,39 @@ class Pipeline:
             AudioError subclasses for unusable input; ChannelLayoutError when stereo is
             asked of a mono file; ValueError for an unknown speaker override.
         """
+        heard = self.hear(source, options, progress, prepared)
+        progress("understand", 0, 1)
+        understanding = self.understand_many([heard])[0]
+        progress("understand", 1, 1)
+        return self.finish(heard, understanding)
+
+    def analyze_many(
+        self, calls: Sequence[tuple[AudioSource, AnalysisOptions, Prepared]]
+    ) -> list[AnalysisResult | Exception]:
+        """Analyse decoded recordings together: each is transcribed on its own (Whisper batches
+        inside a call), then the classifiers run once over all their turns. A call that fails
+        gives its exception in its place; the others go on."""
+        heard: list[Heard | Exception] = []
+        for source, options, prepared in calls:
+            try:
+                heard.append(self.hear(source, options, prepared=prepared))
+            except (CallintelError, ValueError, RuntimeError) as e:
+                heard.append(e)
+        ready = [h for h in heard if isinstance(h, Heard)]
+        try:
+            understood = dict(zip(map(id, ready), self.understand_many(ready), strict=True))
+        except (CallintelError, ValueError, RuntimeError) as e:
+            return [h if isinstance(h, Exception) else e for h in heard]
+        return [h if isinstance(h, Exception) else self.finish(h, understood[id(h)]) for h in heard]
+
+    def hear(
+        self,
+        source: AudioSource,
+        options: AnalysisOptions = AnalysisOptions(),
+        progress: ProgressHook = _no_progress,
+        prepared: Prepared | None = None,
+    ) -> Heard:
+        """Decode, transcribe, attribute speakers and roles: everything but understanding."""
         timings: dict[str, float] = {}
         if prepared is None:
             prepared = prepare(source, options)
@@ -219,7 +305,9 @@ class Pipeline:
         timings["language"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        words, removed, detected = self._transcribe(audio, mono, layout, asr_options, progress)
+        words, removed, detected = self._transcribe(
+            audio, mono, layout, asr_options, progress, prepared.speech
+        )
         if language is None:
             language, language_probability = detected
         timings["transcribe"] = time.perf_counter() - clock
@@ -228,9 +316,10 @@ class Pipeline:
         warnings: list[str] = []
         if layout == "mono" and words:
             clock = time.perf_counter()
-            words = self._attribute_speakers(
-                mono, words, asr_options.min_silence_ms, options.speakers, progress
-            )
+            regions = prepared.regions
+            if regions is None:
+                regions = tuple(speech_regions(mono, asr_options.min_silence_ms))
+            words = self._attribute_speakers(mono, words, regions, options.speakers, progress)
             models.append(self.diarizer.info)
             timings["speakers"] = time.perf_counter() - clock
         if not words:
@@ -252,44 +341,71 @@ class Pipeline:
             for speaker, channel, turn_words in grouped
         )
         timings["roles"] = time.perf_counter() - clock
-
-        understanding = None
-        if options.understand and turns:
-            if self.understander is None:
-                warnings.append("understanding models are not trained: run `callintel train`")
-            else:
-                scenario = options.scenario or ("inbound_call" if layout == "stereo" else "showroom")
-                call_date = dt.date.fromisoformat(options.call_date) if options.call_date else None
-                progress("understand", 0, 1)
-                understanding = self.understander.understand(
-                    [CallTurn(t.role, t.text, t.start, t.end) for t in turns], scenario, call_date
-                )
-                progress("understand", 1, 1)
-                timings["understand"] = understanding.timings.get("understand", 0.0)
-
-        clock = time.perf_counter()
-        sentiment = understanding.sentiment if understanding is not None else ()
-        metrics = conversation_metrics(turns, audio.duration, language, sentiment)
-        timings["metrics"] = time.perf_counter() - clock
-
-        return AnalysisResult(
+        return Heard(
+            audio=audio,
+            sha256=digest,
+            layout=layout,
             language=language,
-            language_probability=round(language_probability, 4),
-            duration=round(audio.duration, 3),
-            channel_layout=layout,
+            language_probability=language_probability,
+            options=replace(options, transcription=asr_options),
             turns=turns,
             roles=decision,
+            removed=tuple(removed),
+            models=tuple(models),
+            warnings=tuple(warnings),
+            timings=timings,
+        )
+
+    def understand_many(self, heard: Sequence[Heard]) -> list[Understanding | None]:
+        """Understanding of each call that asks for it and has turns (None for the others), the
+        classifiers batched across the calls."""
+        wanted = [h for h in heard if h.options.understand and h.turns]
+        if not wanted or self.understander is None:
+            return [None] * len(heard)
+        done = self.understander.understand_many(
+            [
+                (
+                    h.call_turns,
+                    h.scenario,
+                    dt.date.fromisoformat(h.options.call_date) if h.options.call_date else None,
+                )
+                for h in wanted
+            ]
+        )
+        by_call = dict(zip(map(id, wanted), done, strict=True))
+        return [by_call.get(id(h)) for h in heard]
+
+    def finish(self, heard: Heard, understanding: Understanding | None) -> AnalysisResult:
+        """The result of a heard call and its understanding."""
+        timings = dict(heard.timings)
+        warnings = list(heard.warnings)
+        if understanding is not None:
+            timings["understand"] = understanding.timings.get("understand", 0.0)
+        elif heard.options.understand and heard.turns and self.understander is None:
+            warnings.append("understanding models are not trained: run `callintel train`")
+        clock = time.perf_counter()
+        sentiment = understanding.sentiment if understanding is not None else ()
+        metrics = conversation_metrics(heard.turns, heard.audio.duration, heard.language, sentiment)
+        timings["metrics"] = time.perf_counter() - clock
+        audio = heard.audio
+        return AnalysisResult(
+            language=heard.language,
+            language_probability=round(heard.language_probability, 4),
+            duration=round(audio.duration, 3),
+            channel_layout=heard.layout,
+            turns=heard.turns,
+            roles=heard.roles,
             source=SourceInfo(
                 container=audio.info.container,
                 codec=audio.info.codec,
                 sample_rate=audio.info.source_sample_rate,
                 channels=audio.info.source_channels,
                 duration=round(audio.info.duration, 3),
-                sha256=digest,
+                sha256=heard.sha256,
             ),
-            models=tuple(models),
-            options=replace(options, transcription=asr_options),
-            removed=tuple(removed),
+            models=heard.models,
+            options=heard.options,
+            removed=heard.removed,
             understanding=understanding,
             metrics=metrics,
             warnings=tuple(warnings),
@@ -322,6 +438,7 @@ class Pipeline:
         layout: ChannelLayout,
         asr_options: TranscriptionOptions,
         progress: ProgressHook,
+        speech: Speech | None = None,
     ) -> tuple[list[AttributedWord], list[RemovedText], tuple[str, float]]:
         """Words of each channel (stereo: S1 left, S2 right; mono: all S1 for now)."""
         channels = (0, 1) if layout == "stereo" else (None,)
@@ -336,7 +453,13 @@ class Pipeline:
             def hook(done: float, offset: float = offset) -> None:
                 progress("transcribe", min(offset + done, total), total)
 
-            transcript = self.transcriber.transcribe(samples, asr_options, channel=channel, progress=hook)
+            transcript = self.transcriber.transcribe(
+                samples,
+                asr_options,
+                channel=channel,
+                progress=hook,
+                speech=None if speech is None else speech.get(channel),
+            )
             if index == 0:
                 detected = (transcript.language, transcript.language_probability)
             removed.extend(transcript.removed)
@@ -350,13 +473,13 @@ class Pipeline:
         self,
         mono: np.ndarray,
         words: list[AttributedWord],
-        min_silence_ms: int,
+        regions: Sequence[tuple[float, float]],
         options: SpeakerOptions,
         progress: ProgressHook,
     ) -> list[AttributedWord]:
-        """Diarize a mono recording and give each word its speaker."""
+        """Diarize a mono recording (its speech ``regions``) and give each word its speaker."""
         progress("speakers", 0, 1)
-        diarization = self.diarizer.diarize(mono, speech_regions(mono, min_silence_ms), options)
+        diarization = self.diarizer.diarize(mono, regions, options)
         progress("speakers", 1, 1)
         if not diarization.speakers:
             return words

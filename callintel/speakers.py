@@ -58,11 +58,15 @@ class Diarization:
         return self.speakers[int(np.argmax(self.scores[first:last].sum(axis=0)))]
 
 
-def speech_regions(samples: np.ndarray, min_silence_ms: int = 500) -> list[tuple[float, float]]:
-    """Speech spans (seconds) found by Silero VAD."""
+def speech_regions(
+    samples: np.ndarray, min_silence_ms: int = 500, max_speech_s: float = float("inf")
+) -> list[tuple[float, float]]:
+    """Speech spans (seconds) found by Silero VAD; a span longer than ``max_speech_s`` is split
+    at its quietest point (Silero's own rule)."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    stamps = get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=min_silence_ms))
+    vad = VadOptions(min_silence_duration_ms=min_silence_ms, max_speech_duration_s=max_speech_s)
+    stamps = get_speech_timestamps(samples, vad)
     return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
 
 

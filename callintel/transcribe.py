@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -59,6 +59,24 @@ def _t2s() -> Callable[[str], str]:
 def to_simplified(text: str) -> str:
     """Traditional Chinese characters to Simplified (OpenCC t2s); other text unchanged."""
     return _t2s()(text)
+
+
+WINDOW_SECONDS = 30.0  # Whisper's input window
+
+
+def speech_windows(
+    regions: Sequence[tuple[float, float]], length: float = WINDOW_SECONDS
+) -> list[tuple[float, float]]:
+    """Consecutive speech regions (each at most ``length`` long) merged into windows of at most
+    ``length`` seconds, for the batched pipeline: each window is decoded in place, so the
+    silence inside one is kept and the silence between two is skipped."""
+    windows: list[tuple[float, float]] = []
+    for start, end in regions:
+        if windows and end - windows[-1][0] <= length:
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((start, min(end, start + length)))
+    return windows
 
 
 def pick_device(device: str, cuda_devices: int) -> str:
@@ -135,15 +153,26 @@ class Transcriber:
         *,
         channel: int | None = None,
         progress: ProgressHook = _no_progress,
+        speech: Sequence[tuple[float, float]] | None = None,
     ) -> Transcript:
-        """Transcribe one channel. Word timestamps are always on: speakers need them."""
+        """Transcribe one channel. Word timestamps are always on: speakers need them.
+
+        ``speech``: with ``options.batch_size``, the channel's speech regions found ahead (e.g.
+        by a batch's CPU workers, see ``pipeline.prepare``); None: VAD runs here.
+        """
+        if options.batch_size > 0 and speech is not None and not speech:
+            return Transcript(options.language or "", 0.0, (), ())  # VAD found no speech
         if options.batch_size > 0:
+            windows = None if speech is None else speech_windows(speech)
             segments, info = self.batched.transcribe(
                 samples,
                 language=options.language,
                 beam_size=options.beam_size,
-                vad_filter=True,  # the batched pipeline cuts its windows where VAD finds speech
+                # The batched pipeline decodes the windows given, or cuts its own where VAD
+                # finds speech.
+                vad_filter=windows is None,
                 vad_parameters={"min_silence_duration_ms": options.min_silence_ms},
+                clip_timestamps=None if windows is None else [{"start": s, "end": e} for s, e in windows],
                 word_timestamps=True,
                 hotwords=options.hotwords,
                 initial_prompt=options.initial_prompt,

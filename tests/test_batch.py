@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +23,15 @@ class Counting:
         self.fail_on = fail_on
         self.interrupt_after = interrupt_after
 
-    def __call__(self, item: BatchItem, prepared: Prepared) -> Mapping[str, Any]:
+    def __call__(self, work: Sequence[tuple[BatchItem, Prepared]]) -> list[Mapping[str, Any] | Exception]:
+        return [self.one(item, prepared) for item, prepared in work]
+
+    def one(self, item: BatchItem, prepared: Prepared) -> Mapping[str, Any] | Exception:
         if self.interrupt_after is not None and len(self.paths) == self.interrupt_after:
             raise KeyboardInterrupt  # the batch is killed here
         self.paths.append(item.path.name)
         if self.fail_on and item.path.name == self.fail_on:
-            raise RuntimeError("CUDA out of memory")
+            return RuntimeError("CUDA out of memory")
         return {
             "duration": prepared.audio.duration,
             "understanding": {"intent": {"grade": "B"}, "scorecard": {"score": 50.0}},

@@ -158,14 +158,34 @@ class Understander:
         self, turns: Sequence[CallTurn], scenario: str, call_date: dt.date | None = None
     ) -> Understanding:
         """Score, extract and grade one call. Turns are in time order."""
-        call_date = call_date or dt.date.today()
-        scorer = self.scorer(scenario)
+        return self.understand_many([(turns, scenario, call_date)])[0]
+
+    def understand_many(
+        self, calls: Sequence[tuple[Sequence[CallTurn], str, dt.date | None]]
+    ) -> list[Understanding]:
+        """Understanding of several calls (turns in time order, scenario, call date), each model
+        run once over the rows of all of them. Each call's ``understand`` timing is its share
+        (by rows) of the time the group took."""
+        scorers = [self.scorer(scenario) for _, scenario, _ in calls]
         clock = time.perf_counter()
-        inputs = self.preprocess(turns)
-        outputs = self._forward(inputs)
-        result = self.postprocess(turns, inputs, outputs, scorer, scenario, call_date)
-        result.timings["understand"] = round(time.perf_counter() - clock, 3)
-        return result
+        inputs = [self.preprocess(turns) for turns, _, _ in calls]
+        tasks = ("script", "attributes", "intent", "sentiment")
+        joined = {task: [row for one in inputs for row in one[task]] for task in tasks}
+        outputs = self._forward(joined)
+        results = []
+        start = dict.fromkeys(tasks, 0)
+        for (turns, scenario, call_date), one, scorer in zip(calls, inputs, scorers, strict=True):
+            own = {}
+            for task in tasks:
+                count = len(one[task])
+                own[task] = outputs[task][start[task] : start[task] + count]
+                start[task] += count
+            results.append(self.postprocess(turns, one, own, scorer, scenario, call_date or dt.date.today()))
+        elapsed = time.perf_counter() - clock
+        rows = [sum(len(one[task]) for task in tasks) for one in inputs]
+        for result, count in zip(results, rows, strict=True):
+            result.timings["understand"] = round(elapsed * count / max(1, sum(rows)), 3)
+        return results
 
     def preprocess(self, turns: Sequence[CallTurn]) -> dict[str, Any]:
         sales = [i for i, t in enumerate(turns) if t.role == "sales"]
