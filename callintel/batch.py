@@ -280,15 +280,21 @@ def record(
         "fingerprint": fingerprint,
     }
     if isinstance(loaded, Exception):
-        return {**base, "sha256": None, "status": "failed", "error": _reason(loaded)}
+        return {**base, "sha256": None, **_failure(loaded)}
     base["sha256"] = loaded.sha256
     if isinstance(result, Exception):
-        return {**base, "status": "failed", "error": _reason(result)}
+        return {**base, **_failure(result)}
     return {**base, "status": "done", "duration": loaded.audio.duration, "result": dict(result)}
 
 
-def _reason(error: Exception) -> str:
-    return f"{type(error).__name__}: {error}"
+def _failure(error: Exception) -> dict[str, Any]:
+    """A failed record's fields: the reason, and whether another try could succeed (an unusable
+    recording stays unusable)."""
+    return {
+        "status": "failed",
+        "error": f"{type(error).__name__}: {error}",
+        "retryable": not isinstance(error, (AudioError, OSError)),
+    }
 
 
 def outcome_of(item: BatchItem, written: Mapping[str, Any]) -> Outcome:

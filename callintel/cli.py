@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -467,14 +469,36 @@ def understand_transcript(
 # --- The service ------------------------------------------------------------------------------
 
 
+class Engine(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
 @app.command()
 def batch(
     source: Annotated[
-        Path, typer.Argument(help="A folder of recordings, or a manifest (.csv/.jsonl: path + metadata).")
+        str,
+        typer.Argument(
+            help="A folder of recordings, a manifest (.csv/.jsonl: path + metadata), or db: "
+            "(the service's pending calls, or with --reanalyze its analysed ones)."
+        ),
     ],
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Results JSONL; also what a rerun resumes from.")
-    ] = Path("callintel-batch.jsonl"),
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Results JSONL, also what a rerun resumes from [default: callintel-batch.jsonl; "
+            "for db: none, results go to the database].",
+        ),
+    ] = None,
+    reanalyze: Annotated[
+        bool,
+        typer.Option(
+            help="db: only. Run the understanding stage again on stored transcripts (after a "
+            "scorecard or model change); no audio is read."
+        ),
+    ] = False,
     batch_size: Annotated[
         int, typer.Option(help="Whisper windows decoded together (faster-whisper batched); 0: sequential.")
     ] = 8,
@@ -484,9 +508,20 @@ def batch(
     group: Annotated[
         int, typer.Option(min=1, max=256, help="Calls whose turns the classifiers take together.")
     ] = 8,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="db: take at most this many pending calls.")
+    ] = None,
+    dealer: Annotated[str | None, typer.Option(help="--reanalyze: only this dealer's calls.")] = None,
+    since: Annotated[dt.datetime | None, typer.Option(help="--reanalyze: calls uploaded from (UTC).")] = None,
+    until: Annotated[
+        dt.datetime | None, typer.Option(help="--reanalyze: calls uploaded before (UTC).")
+    ] = None,
     language: LanguageOption = None,
     scenario: Annotated[
-        Scenario | None, typer.Option(help="Default scorecard (a manifest's scenario column wins).")
+        Scenario | None,
+        typer.Option(
+            help="Default scorecard (a manifest's scenario column wins); --reanalyze: only these calls."
+        ),
     ] = None,
     model: ModelOption = None,
     device: DeviceOption = Device.auto,
@@ -495,18 +530,26 @@ def batch(
     understand: UnderstandOption = True,
 ) -> None:
     """Analyse many recordings: progress with audio hours, throughput and ETA; a summary at the
-    end. Resumable: a rerun skips what the output already holds for the same models."""
-    from callintel.audio import probe_duration
-    from callintel.batch import Ledger, Outcome, fingerprint, pipeline_stage, read_source, run_batch
+    end. Resumable: a rerun skips what the output already holds for the same models; db: takes
+    the pending calls from the queue and stores results, tags and events as the workers do."""
+    from callintel.batch import Ledger, fingerprint, pipeline_stage, read_source, run_batch
     from callintel.batch import default_options as batch_options
+    from callintel.batch_db import is_db_source
     from callintel.pipeline import Pipeline
 
     settings = Settings.from_env()
+    from_db = is_db_source(source)
+    if reanalyze and not from_db:
+        errors.print("[bold red]error:[/] --reanalyze works on the database's stored transcripts: SOURCE db:")
+        raise typer.Exit(code=2)
+    if reanalyze:
+        _reanalyze(settings, dealer, scenario.value if scenario else None, since, until, group)
+        return
     try:
         options = batch_options(
             language, batch_size, beam_size, understand, scenario.value if scenario else None
         )
-        items = read_source(source, options)
+        items = [] if from_db else read_source(Path(source), options)
         with console.status("Loading models…"):
             pipeline = Pipeline.from_settings(settings, model, device=device.value, compute_type=compute_type)
     except (CallintelError, ValueError) as e:
@@ -515,52 +558,140 @@ def batch(
     versions = {"asr": pipeline.transcriber.info.version, "asr_name": pipeline.transcriber.info.name}
     if pipeline.understander is not None and understand:
         versions["understanding"] = pipeline.understander.models.directory_version
-    ledger = Ledger(out, fingerprint(versions, options))
-
-    def length(path: Path) -> float:
-        try:
-            return probe_duration(path)
-        except (CallintelError, OSError):
-            return 0.0
-
-    lengths = {item.path: length(item.path) for item in items}  # read from the headers once
-    total = sum(lengths.values())
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[hours]}"),
-        TextColumn("{task.fields[speed]}"),
-        TextColumn("{task.fields[counts]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    done_seconds = 0.0
-    counts: dict[str, int] = {"done": 0, "reused": 0, "skipped": 0, "failed": 0}
-    started = time.perf_counter()
-
-    with Progress(*columns, console=errors) as bar:
-        task = bar.add_task("Batch", total=total or None, hours="", speed="", counts="")
-
-        def show(outcome: Outcome) -> None:
-            nonlocal done_seconds
-            counts[outcome.status] += 1
-            done_seconds += lengths[outcome.item.path] if outcome.status != "done" else outcome.seconds
-            wall = time.perf_counter() - started
-            bar.update(
-                task,
-                completed=done_seconds,
-                hours=f"{done_seconds / 3600:.2f}/{total / 3600:.2f} audio h",
-                speed=f"{done_seconds / wall:.1f}x real time" if wall > 0 else "",
-                counts=" ".join(f"{k} {v}" for k, v in counts.items() if v),
-            )
-
+    batch_fp = fingerprint(versions, options)
+    ledger: Any
+    if from_db:
+        ledger, items = _pending_calls(settings, pipeline, batch_fp, out, options, limit)
+    else:
+        ledger = Ledger(out or Path("callintel-batch.jsonl"), batch_fp)
+    with _BatchProgress(items) as show:
         try:
             summary = run_batch(
                 items, pipeline_stage(pipeline), ledger, workers=workers, group=group, on_outcome=show
             )
         finally:
             ledger.close()
-    table = Table(title=f"Batch: {source}")
+    _print_summary(f"Batch: {source}", summary)
+    if out is not None or not from_db:
+        errors.print(f"results: {out or 'callintel-batch.jsonl'}")
+    if summary.failures:
+        raise typer.Exit(code=1)
+
+
+def _pending_calls(
+    settings: Settings, pipeline: Any, batch_fp: str, out: Path | None, options: Any, limit: int | None
+) -> tuple[Any, list[Any]]:
+    """The database's queued calls claimed for this batch, and the ledger that stores their
+    results there."""
+    from callintel.batch import Ledger
+    from callintel.batch_db import PendingCalls, use_edited_scorecards
+    from callintel.store.blobs import BlobStore
+    from callintel.store.db import Database
+    from callintel.worker import Worker, pipeline_analyzer
+
+    db = Database(settings.database_url)
+    if pipeline.understander is not None:
+        use_edited_scorecards(db, pipeline.understander, settings.models_dir)
+    worker = Worker(
+        db, BlobStore(settings.audio_dir), pipeline_analyzer(pipeline), models_dir=settings.models_dir
+    )
+    pending = PendingCalls(worker, batch_fp, tee=Ledger(out, batch_fp) if out else None)
+    items = pending.claim(options, limit)
+    errors.print(f"claimed {len(items)} pending calls from the database")
+    return pending, items
+
+
+def _reanalyze(
+    settings: Settings,
+    dealer: str | None,
+    scenario: str | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    group: int,
+) -> None:
+    from callintel.batch_db import reanalyze_calls, use_edited_scorecards
+    from callintel.pipeline import load_understander
+    from callintel.store.db import Database
+
+    db = Database(settings.database_url)
+    with console.status("Loading the understanding models…"):
+        understander = load_understander(settings, None)
+    if understander is None:
+        errors.print("[bold red]error:[/] the understanding models are not trained: run `callintel train`")
+        raise typer.Exit(code=2)
+    use_edited_scorecards(db, understander, settings.models_dir)
+    with _BatchProgress([]) as show:
+        summary = reanalyze_calls(
+            db,
+            understander,
+            settings.models_dir,
+            dealer=dealer,
+            scenario=scenario,
+            since=since,
+            until=until,
+            group=group,
+            on_outcome=show,
+        )
+    db.dispose()
+    _print_summary("Reanalysis of stored transcripts", summary)
+    if summary.failures:
+        raise typer.Exit(code=1)
+
+
+class _BatchProgress:
+    """A rich progress bar over a batch: audio hours done of the total, × real time, counts, ETA
+    (counted in recordings when their lengths are unknown)."""
+
+    def __init__(self, items: list[Any]) -> None:
+        from callintel.audio import probe_duration
+
+        def length(path: Path) -> float:
+            try:
+                return probe_duration(path)
+            except (CallintelError, OSError):
+                return 0.0
+
+        self.lengths = {item.path: length(item.path) for item in items}  # read from the headers once
+        self.total = sum(self.lengths.values())
+        self.counts: dict[str, int] = {"done": 0, "reused": 0, "skipped": 0, "failed": 0}
+        self.done_seconds = 0.0
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[hours]}"),
+            TextColumn("{task.fields[speed]}"),
+            TextColumn("{task.fields[counts]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=errors,
+        )
+
+    def __enter__(self) -> Callable[[Any], None]:
+        self.bar.__enter__()
+        self.started = time.perf_counter()
+        self.task = self.bar.add_task("Batch", total=self.total or None, hours="", speed="", counts="")
+        return self.show
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.__exit__(*exc)  # type: ignore[arg-type]
+
+    def show(self, outcome: Any) -> None:
+        self.counts[outcome.status] += 1
+        known = self.lengths.get(outcome.item.path, 0.0)
+        self.done_seconds += known if outcome.status != "done" else outcome.seconds
+        wall = time.perf_counter() - self.started
+        fields: dict[str, Any] = {"counts": " ".join(f"{k} {v}" for k, v in self.counts.items() if v)}
+        if self.total:
+            fields["completed"] = self.done_seconds
+            fields["hours"] = f"{self.done_seconds / 3600:.2f}/{self.total / 3600:.2f} audio h"
+            fields["speed"] = f"{self.done_seconds / wall:.1f}x real time" if wall > 0 else ""
+        else:
+            fields["advance"] = 1
+        self.bar.update(self.task, **fields)
+
+
+def _print_summary(title: str, summary: Any) -> None:
+    table = Table(title=title)
     table.add_column("")
     table.add_column("")
     table.add_row("recordings", str(summary.total))
@@ -576,9 +707,6 @@ def batch(
     console.print(table)
     for path, reason in summary.failures:
         errors.print(f"[red]failed:[/] {path}: {reason}")
-    errors.print(f"results: {out}")
-    if summary.failures:
-        raise typer.Exit(code=1)
 
 
 db_app = typer.Typer(help="The service's database.", no_args_is_help=True)

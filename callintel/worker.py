@@ -16,6 +16,7 @@ import tempfile
 import threading
 import traceback
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callintel.errors import AudioError
-from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions
+from callintel.options import AnalysisOptions
 from callintel.policy import DealerSettings, RedactionSettings
 from callintel.redact import RedactedSpan, mute_file, redact_json, redact_turns
 from callintel.scoring import Scorecard, parse_scorecard
@@ -52,11 +53,12 @@ Analyzer = Callable[[Path, AnalysisOptions, Scorecard | None], Mapping[str, Any]
 the file's) in, the ``AnalysisResult`` as JSON-ready dict out."""
 
 
-def call_options(call: Call) -> AnalysisOptions:
-    """The analysis options a call's metadata asks for."""
-    return AnalysisOptions(
-        transcription=TranscriptionOptions(language=call.language),
-        speakers=SpeakerOptions(channels=call.channel_layout),  # type: ignore[arg-type]
+def call_options(call: Call, base: AnalysisOptions = AnalysisOptions()) -> AnalysisOptions:
+    """The analysis options a call's metadata asks for, the others as in ``base``."""
+    return replace(
+        base,
+        transcription=replace(base.transcription, language=call.language),
+        speakers=replace(base.speakers, channels=call.channel_layout),  # type: ignore[arg-type]
         scenario=call.scenario,  # type: ignore[arg-type]
         call_date=call.recorded_at.date().isoformat() if call.recorded_at else None,
     )
@@ -260,11 +262,11 @@ class Worker:
         try:
             result = self.analyze(path, options, scorecard)
         except AudioError as e:
-            self._fail(claimed, f"{type(e).__name__}: {e}", retry=False)
+            self.fail(claimed, f"{type(e).__name__}: {e}", retry=False)
             return True
         except Exception as e:
             logger.warning("job %s failed: %s", claimed.job_id, traceback.format_exc(limit=3))
-            self._fail(claimed, f"{type(e).__name__}: {e}", retry=True)
+            self.fail(claimed, f"{type(e).__name__}: {e}", retry=True)
             return True
         finally:
             done.set()
@@ -272,23 +274,31 @@ class Worker:
         if lost.is_set():
             logger.warning("job %s: lease lost to another worker; result dropped", claimed.job_id)
             return True
+        self.complete(claimed, path, result)
+        return True
+
+    def complete(self, claimed: jobs.Claimed, path: Path, result: Mapping[str, Any]) -> bool:
+        """Store the result of a claimed job (redacted as its dealer asks), fenced by the lease:
+        False when the job is no longer ours (nothing stored) or the dealer's redaction failed
+        (the attempt fails, to be retried)."""
         try:
             with self.db.session() as session:
-                dealer = session.get(Dealer, call.dealer_id)
+                call = session.get(Call, claimed.call_id)
+                dealer = session.get(Dealer, call.dealer_id) if call is not None else None
                 settings = DealerSettings.of(dealer.settings if dealer else None)
             result, spans = redact_result(result, settings.redaction)
             muted = self._muted_copy(path, spans) if settings.redaction.mute_audio and spans else None
         except Exception as e:  # a dealer's broken settings: the call fails, visibly, and is retried
             logger.warning("job %s: redaction failed: %s", claimed.job_id, traceback.format_exc(limit=3))
-            self._fail(claimed, f"{type(e).__name__}: {e}", retry=True)
-            return True
+            self.fail(claimed, f"{type(e).__name__}: {e}", retry=True)
+            return False
         orphan = None
         try:
             with self.db.session() as session:
                 if not jobs.finish(session, claimed.job_id, self.name):
                     session.rollback()
                     logger.warning("job %s: no longer ours at the end; result dropped", claimed.job_id)
-                    return True
+                    return False
                 call = session.get(Call, claimed.call_id)
                 if call is not None:
                     if muted is not None:
@@ -324,7 +334,8 @@ class Worker:
             return None
         return drop_if_unused(session, old)
 
-    def _fail(self, claimed: jobs.Claimed, error: str, retry: bool) -> None:
+    def fail(self, claimed: jobs.Claimed, error: str, retry: bool) -> None:
+        """Record a failed attempt of a claimed job (``retry``: back to the queue while attempts remain)."""
         with self.db.session() as session:
             status = jobs.fail(session, claimed.job_id, self.name, error, retry)
         logger.info("job %s: attempt %d failed (%s): %s", claimed.job_id, claimed.attempt, status, error)

@@ -80,6 +80,35 @@ def heartbeat(session: Session, job_id: str, worker: str, lease: dt.timedelta) -
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def heartbeat_many(session: Session, job_ids: list[str], worker: str, lease: dt.timedelta) -> int:
+    """Extend the leases of the jobs ``worker`` still holds; how many it holds."""
+    if not job_ids:
+        return 0
+    now = utcnow()
+    result = session.execute(
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.lease_owner == worker, Job.status == "running")
+        .values(lease_expires_at=now + lease, heartbeat_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def release(session: Session, job_id: str, worker: str) -> bool:
+    """Give back a job claimed but not worked on (a batch stopped early): queued again at once,
+    the attempt not counted. False if it is not ``worker``'s."""
+    now = utcnow()
+    job = session.get(Job, job_id, with_for_update=True)
+    if job is None or job.lease_owner != worker or job.status != "running":
+        return False
+    job.status = "queued"
+    job.attempts = max(0, job.attempts - 1)
+    job.lease_owner = None
+    job.lease_expires_at = None
+    job.available_at = now
+    session.execute(update(Call).where(Call.id == job.call_id).values(status="queued", updated_at=now))
+    return True
+
+
 def finish(session: Session, job_id: str, worker: str) -> bool:
     """Mark the job done if this worker still holds it. The caller writes the job's results in
     the same transaction and rolls back when this returns False."""
