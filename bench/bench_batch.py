@@ -526,6 +526,58 @@ def report(variants: list[Variant], machine: dict[str, Any], model: str, corpus:
 # --------------------------------------------------------------------------- main
 
 
+def run_callintel_variants(
+    args: argparse.Namespace,
+    settings: Any,
+    model_name: str,
+    device: str,
+    compute_type: str,
+    corpus: Corpus,
+    work: Path,
+    machine: dict[str, Any],
+) -> list[Variant]:
+    """Load the callintel pipeline once, then time callintel batch end to end and without the
+    classifiers at each batch size."""
+    from callintel.pipeline import Pipeline
+
+    print("  loading the callintel pipeline ...", flush=True)
+    clock = time.perf_counter()
+    # On CUDA, "auto" puts Whisper on the GPU and the torch models (speakers, classifiers) there too
+    # where torch has CUDA; a CPU-only torch (the project's .venv) keeps them on the CPU.
+    pipeline = Pipeline.from_settings(
+        settings,
+        model_name,
+        device="cpu" if device == "cpu" else "auto",
+        compute_type=compute_type,
+        cpu_threads=args.cpu_threads,
+        understanding_dir=args.understanding_dir,
+    )
+    pipeline.diarizer  # noqa: B018 - loads the speaker model now, outside the timed part
+    load = time.perf_counter() - clock
+    machine["callintel_models"] = [pipeline.transcriber.info.version, pipeline.diarizer.info.version]
+    if pipeline.understander is not None:
+        machine["callintel_models"].append(f"understanding on {pipeline.understander.device}")
+    variants = []
+    for batch_size in args.batch_size:
+        for understand in (True, False):
+            key = f"callintel-b{batch_size}-{'e2e' if understand else 'asr'}"
+            print(f"  running {key} ...", flush=True)
+            variant = run_callintel(
+                key,
+                corpus,
+                pipeline,
+                batch_size,
+                understand,
+                args.workers,
+                args.group,
+                work,
+                work / "warmup.wav",
+            )
+            variant.load_s = load
+            variants.append(variant)
+    return variants
+
+
 def main(argv: Iterable[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument(
@@ -583,7 +635,6 @@ def main(argv: Iterable[str] | None = None) -> None:
 
     import ctranslate2
 
-    from callintel.pipeline import Pipeline
     from callintel.registry import ModelRegistry
     from callintel.settings import Settings
     from callintel.transcribe import pick_compute_type, pick_device
@@ -598,11 +649,8 @@ def main(argv: Iterable[str] | None = None) -> None:
     model = f"{resolved.name} {resolved.version}"
 
     sources = find_sources(args.data)
-    with tempfile.TemporaryDirectory(prefix="callintel-bench-batch-", dir=args.workdir) as tmp:
-        work = Path(tmp)
-        if args.keep:
-            work = Path(tempfile.mkdtemp(prefix="callintel-bench-batch-", dir=args.workdir))
-            print(f"keeping the corpus and the ledgers in {work}", flush=True)
+    work = Path(tempfile.mkdtemp(prefix="callintel-bench-batch-", dir=args.workdir))
+    try:
         clock = time.perf_counter()
         corpus = build_corpus(sources, work / "corpus", args.minutes)
         write_warmup(sources, work / "warmup.wav")
@@ -613,13 +661,9 @@ def main(argv: Iterable[str] | None = None) -> None:
             + f"; model {model} ({resolved.path})",
             flush=True,
         )
-
         variants: list[Variant] = []
-        baselines: list[tuple[str, bool]] = [("fw", False)] + (
-            [] if args.no_vad_baseline else [("fw-vad", True)]
-        )
-        for key, vad in baselines:
-            print(f"  running sequential faster-whisper{' + VAD' if vad else ''} ...", flush=True)
+        for key, vad in [("fw", False)] + ([] if args.no_vad_baseline else [("fw-vad", True)]):
+            print(f"  running {key} (sequential faster-whisper{', VAD' if vad else ''}) ...", flush=True)
             variants.append(
                 run_faster_whisper(
                     key,
@@ -632,42 +676,15 @@ def main(argv: Iterable[str] | None = None) -> None:
                     work / "warmup.wav",
                 )
             )
-
-        print("  loading the callintel pipeline ...", flush=True)
-        clock = time.perf_counter()
-        # On CUDA, "auto" puts Whisper on the GPU and the torch models (speakers, classifiers) there
-        # too where torch has CUDA (the project's CPU-only torch keeps them on the CPU).
-        pipeline = Pipeline.from_settings(
-            settings,
-            model_name,
-            device="cpu" if device == "cpu" else "auto",
-            compute_type=compute_type,
-            cpu_threads=args.cpu_threads,
-            understanding_dir=args.understanding_dir,
+        variants += run_callintel_variants(
+            args, settings, model_name, device, compute_type, corpus, work, machine
         )
-        pipeline.diarizer  # noqa: B018 - loads the speaker model now, outside the timed part
-        load = time.perf_counter() - clock
-        machine["callintel_models"] = [pipeline.transcriber.info.version, pipeline.diarizer.info.version]
-        if pipeline.understander is not None:
-            machine["callintel_models"].append(f"understanding on {pipeline.understander.device}")
-        for batch_size in args.batch_size:
-            for understand in (True, False):
-                key = f"callintel-b{batch_size}-{'e2e' if understand else 'asr'}"
-                print(f"  running {key} ...", flush=True)
-                variant = run_callintel(
-                    key,
-                    corpus,
-                    pipeline,
-                    batch_size,
-                    understand,
-                    args.workers,
-                    args.group,
-                    work,
-                    work / "warmup.wav",
-                )
-                variant.load_s = load
-                variants.append(variant)
         summary = report(variants, machine, model, corpus)
+    finally:
+        if args.keep:
+            print(f"kept the corpus and the ledgers (JSONL) in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     if args.json_out:
         args.json_out.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", "utf-8")
         print(f"wrote {args.json_out}")

@@ -200,3 +200,34 @@ def _json(value: Any) -> Any:
     import json
 
     return json.loads(value) if isinstance(value, str) else value
+
+
+@pytest.mark.slow
+def test_the_command_on_the_database(
+    service: Service,
+    audio_dir: Path,
+    understanding_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from callintel.cli import app
+
+    monkeypatch.setenv("CALLINTEL_DATA_DIR", str(service.settings.data_dir))
+    monkeypatch.setenv("CALLINTEL_DATABASE_URL", service.db.url)
+    call = service.upload(audio_dir / "zh_funasr_asr_example.wav", customer_id="cust-3").json()
+    out = tmp_path / "copy.jsonl"
+    first = CliRunner().invoke(app, ["batch", "db:", "--batch-size", "4", "--out", str(out)])
+    assert first.exit_code == 0, first.output
+    assert "claimed 1 pending calls" in first.output and "analysed               │ 1" in first.output
+    detail = service.client.get(f"/v1/calls/{call['id']}", headers=auth(service.crm)).json()
+    assert detail["status"] == "done" and detail["intent"]["grade"] in "HABCN" and detail["transcript"]
+    (copied,) = [line for line in out.read_text("utf-8").splitlines() if line]
+    assert call["id"] in copied
+
+    again = CliRunner().invoke(app, ["batch", "db:", "--reanalyze"])
+    assert again.exit_code == 0 and "analysed               │ 1" in again.output, again.output
+    assert len(list(iter_rows(service.db, "analyses"))) == 2
+    refused = CliRunner().invoke(app, ["batch", str(audio_dir), "--reanalyze"])
+    assert refused.exit_code == 2 and "db:" in refused.output
