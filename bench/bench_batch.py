@@ -357,7 +357,7 @@ def _read_ledger(variant: Variant, path: Path) -> None:
             result = json.loads(line).get("result") or {}
             if not result:
                 continue
-            languages[result.get("language") or "?"] += 1
+            languages[result.get("language") or "none (no speech found)"] += 1
             variant.words += sum(len(turn.get("words") or ()) for turn in result.get("turns") or ())
             for stage, seconds in (result.get("timings") or {}).items():
                 stages[stage] = stages.get(stage, 0.0) + float(seconds)
@@ -392,7 +392,7 @@ def describe_machine(device: str, compute_type: str, cpu_threads: int) -> dict[s
         "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "device": device,
         "compute_type": compute_type,
-        "cpu_threads": cpu_threads or "default (faster-whisper: 4, or OMP_NUM_THREADS)",
+        "cpu_threads": cpu_threads or "0 (CTranslate2's default, as callintel batch uses)",
         "faster_whisper": faster_whisper.__version__,
         "ctranslate2": ctranslate2.__version__,
         "gpu": None,
@@ -434,7 +434,9 @@ def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
     Console(width=max(200, Console().width)).print(table)
 
 
-def report(variants: list[Variant], machine: dict[str, Any], model: str, corpus: Corpus) -> dict[str, Any]:
+def report(
+    variants: list[Variant], machine: dict[str, Any], name: str, model: str, corpus: Corpus
+) -> dict[str, Any]:
     base = variants[0]
     vad = next((v for v in variants if v.key == "fw-vad"), None)
     headers = ["variant", "files", "audio h", "load s", "wall s", "audio h / h (x RT)", "vs seq. fw"]
@@ -458,7 +460,7 @@ def report(variants: list[Variant], machine: dict[str, Any], model: str, corpus:
         rows.append(row)
     gpu = f", {machine['gpu']}" if machine.get("gpu") else ""
     print_table(
-        f"Throughput: sequential faster-whisper vs callintel batch ({model}, {machine['device']} "
+        f"Throughput: sequential faster-whisper vs callintel batch ({name}, {machine['device']} "
         f"{machine['compute_type']}, {machine['cpus_usable']} CPUs{gpu})",
         headers,
         rows,
@@ -492,7 +494,7 @@ def report(variants: list[Variant], machine: dict[str, Any], model: str, corpus:
             "gpu_target_met": v.x_real_time >= GPU_TARGET_RT,
         }
         if on_gpu:
-            caveat = "" if model == "whisper-base" else f" (the target is for whisper-base; this is {model})"
+            caveat = "" if name == "whisper-base" else f" (the target is for whisper-base; this is {name})"
             met = "MET" if v.x_real_time >= GPU_TARGET_RT else "NOT MET"
             print(
                 f"GPU target (end to end >= {GPU_TARGET_RT:.0f}x real time on one H100): {v.description}: "
@@ -679,7 +681,7 @@ def main(argv: Iterable[str] | None = None) -> None:
         variants += run_callintel_variants(
             args, settings, model_name, device, compute_type, corpus, work, machine
         )
-        summary = report(variants, machine, model, corpus)
+        summary = report(variants, machine, resolved.name, model, corpus)
     finally:
         if args.keep:
             print(f"kept the corpus and the ledgers (JSONL) in {work}")
