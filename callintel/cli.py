@@ -516,6 +516,16 @@ def batch(
     until: Annotated[
         dt.datetime | None, typer.Option(help="--reanalyze: calls uploaded before (UTC).")
     ] = None,
+    engine: Annotated[
+        Engine,
+        typer.Option(help="local: this machine; ray: the same stages on a Ray cluster (docs/batch.md)."),
+    ] = Engine.local,
+    ray_address: Annotated[
+        str | None, typer.Option(help="--engine ray: the cluster (default: RAY_ADDRESS, or a local one).")
+    ] = None,
+    actors: Annotated[int, typer.Option(min=1, help="--engine ray: model actors (one per GPU).")] = 1,
+    gpus_per_actor: Annotated[float, typer.Option(min=0, help="--engine ray: GPUs each actor holds.")] = 0.0,
+    cpus_per_actor: Annotated[int, typer.Option(min=1, help="--engine ray: CPUs each actor holds.")] = 1,
     language: LanguageOption = None,
     scenario: Annotated[
         Scenario | None,
@@ -542,6 +552,9 @@ def batch(
     if reanalyze and not from_db:
         errors.print("[bold red]error:[/] --reanalyze works on the database's stored transcripts: SOURCE db:")
         raise typer.Exit(code=2)
+    if from_db and engine == Engine.ray:
+        errors.print("[bold red]error:[/] db: runs on the local engine (the Ray engine writes JSONL results)")
+        raise typer.Exit(code=2)
     if reanalyze:
         _reanalyze(settings, dealer, scenario.value if scenario else None, since, until, group)
         return
@@ -549,7 +562,8 @@ def batch(
         options = batch_options(
             language, batch_size, beam_size, understand, scenario.value if scenario else None
         )
-        items = [] if from_db else read_source(Path(source), options)
+        # Absolute paths: Ray's workers do not share this directory.
+        items = [] if from_db else read_source(Path(source).resolve(), options)
         with console.status("Loading models…"):
             pipeline = Pipeline.from_settings(settings, model, device=device.value, compute_type=compute_type)
     except (CallintelError, ValueError) as e:
@@ -566,9 +580,27 @@ def batch(
         ledger = Ledger(out or Path("callintel-batch.jsonl"), batch_fp)
     with _BatchProgress(items) as show:
         try:
-            summary = run_batch(
-                items, pipeline_stage(pipeline), ledger, workers=workers, group=group, on_outcome=show
-            )
+            if engine == Engine.ray:
+                from callintel.batch_ray import PipelineStage, run_batch_ray
+
+                summary = run_batch_ray(
+                    items,
+                    PipelineStage(asr_model=model, device=device.value, compute_type=compute_type),
+                    ledger,
+                    group=group,
+                    actors=actors,
+                    num_gpus=gpus_per_actor,
+                    cpus_per_actor=cpus_per_actor,
+                    address=ray_address,
+                    on_outcome=show,
+                )
+            else:
+                summary = run_batch(
+                    items, pipeline_stage(pipeline), ledger, workers=workers, group=group, on_outcome=show
+                )
+        except (CallintelError, ConnectionError) as e:
+            errors.print(f"[bold red]error:[/] {e}")
+            raise typer.Exit(code=2) from e
         finally:
             ledger.close()
     _print_summary(f"Batch: {source}", summary)

@@ -53,3 +53,7 @@ class ModelIntegrityError(ModelError):
 
 class ConfigError(CallintelError):
     """A configuration file is missing or malformed."""
+
+
+class RayNotInstalled(CallintelError):
+    """The Ray engine was asked for where Ray is not installed."""
