@@ -45,7 +45,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -58,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from machine_load import machine_busy_seconds, own_cpu_seconds
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "audio"  # where tests/conftest.py finds it
@@ -182,21 +182,6 @@ def write_warmup(sources: list[Path], path: Path) -> None:
 # --------------------------------------------------------------------------- measuring
 
 
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _machine_busy_seconds() -> float:
-    """Busy CPU seconds of the whole machine since boot, summed over cores (Linux; 0 elsewhere)."""
-    try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    except OSError:
-        return 0.0
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
 @dataclass
 class Variant:
     key: str
@@ -227,13 +212,13 @@ class Timer:
     used meanwhile (contention inflates wall times)."""
 
     def __enter__(self) -> Timer:
-        self._busy, self._cpu, self._clock = _machine_busy_seconds(), _cpu_seconds(), time.perf_counter()
+        self._busy, self._cpu, self._clock = machine_busy_seconds(), own_cpu_seconds(), time.perf_counter()
         return self
 
     def __exit__(self, *_: object) -> None:
         self.wall = time.perf_counter() - self._clock
-        self.cpu = _cpu_seconds() - self._cpu
-        other = (_machine_busy_seconds() - self._busy) - self.cpu
+        self.cpu = own_cpu_seconds() - self._cpu
+        other = (machine_busy_seconds() - self._busy) - self.cpu
         self.other_pct = max(0.0, 100 * other / (self.wall * (os.cpu_count() or 1))) if self.wall else 0.0
 
 

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from machine_load import children_cpu_seconds, machine_busy_seconds, own_cpu_seconds
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 AUDIO_DIR = REPO_ROOT.parent / "shared" / "data" / "audio"
@@ -87,11 +88,6 @@ def _peak_rss_mib() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _child_plain(audio_path: Path) -> dict[str, Any]:
     from faster_whisper import WhisperModel
 
@@ -104,7 +100,7 @@ def _child_plain(audio_path: Path) -> dict[str, Any]:
     model = WhisperModel(str(model_path), device="cpu", compute_type=COMPUTE_TYPE, cpu_threads=CPU_THREADS)
     load = time.perf_counter() - clock
 
-    clock, cpu = time.perf_counter(), _cpu_seconds()
+    clock, cpu = time.perf_counter(), own_cpu_seconds()
     segments, info = model.transcribe(
         str(audio_path),
         beam_size=5,
@@ -113,7 +109,7 @@ def _child_plain(audio_path: Path) -> dict[str, Any]:
         condition_on_previous_text=False,
     )
     segments = list(segments)  # the generator does the work
-    wall, cpu = time.perf_counter() - clock, _cpu_seconds() - cpu
+    wall, cpu = time.perf_counter() - clock, own_cpu_seconds() - cpu
     return {
         "load_s": load,
         "wall_s": wall,
@@ -136,9 +132,9 @@ def _child_callintel(audio_path: Path, layout: str) -> dict[str, Any]:
         pipeline.diarizer  # noqa: B018 - loads the speaker model now, outside the timed part
     load = time.perf_counter() - clock
 
-    clock, cpu = time.perf_counter(), _cpu_seconds()
+    clock, cpu = time.perf_counter(), own_cpu_seconds()
     result = pipeline.analyze(audio_path, AnalysisOptions(speakers=SpeakerOptions(channels=layout)))  # type: ignore[arg-type]
-    wall, cpu = time.perf_counter() - clock, _cpu_seconds() - cpu
+    wall, cpu = time.perf_counter() - clock, own_cpu_seconds() - cpu
     return {
         "load_s": load,
         "wall_s": wall,
@@ -235,11 +231,11 @@ def run_child(run: str, audio_path: Path) -> dict[str, Any]:
     command = [sys.executable, str(Path(__file__).resolve()), "--child", run, "--input", str(audio_path)]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    busy, children, clock = _machine_busy_seconds(), _children_cpu_seconds(), time.perf_counter()
+    busy, children, clock = machine_busy_seconds(), children_cpu_seconds(), time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO_ROOT)
     elapsed = time.perf_counter() - clock
     # CPU time the machine spent on anything but this child while it ran (other jobs skew timings).
-    other = (_machine_busy_seconds() - busy) - (_children_cpu_seconds() - children)
+    other = (machine_busy_seconds() - busy) - (children_cpu_seconds() - children)
     lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_MARKER)]
     if proc.returncode != 0 or not lines:
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
@@ -247,21 +243,6 @@ def run_child(run: str, audio_path: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(lines[-1][len(RESULT_MARKER) :])
     data["other_cpu_pct"] = max(0.0, 100 * other / (elapsed * (os.cpu_count() or 1)))
     return data
-
-
-def _children_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _machine_busy_seconds() -> float:
-    """Busy CPU seconds of the whole machine since boot, summed over cores (Linux; 0 elsewhere)."""
-    try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    except OSError:
-        return 0.0
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(run: str, audio_path: Path, repeat: int) -> RunResult:

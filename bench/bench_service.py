@@ -52,7 +52,6 @@ import io
 import json
 import os
 import re
-import resource
 import secrets
 import shutil
 import socket
@@ -67,6 +66,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from machine_load import machine_busy_seconds, own_cpu_seconds, process_cpu_seconds
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 AUDIO_DIR = REPO_ROOT.parent / "shared" / "data" / "audio"
@@ -242,29 +242,6 @@ def _log_tail(path: Path, lines: int = 40) -> str:
     access = re.compile(r' HTTP/1\.[01]" \d{3} ')
     kept = [line for line in _tail(path, 1 << 20).splitlines() if not access.search(line)]
     return "\n".join(kept[-lines:])
-
-
-def _process_cpu_seconds(pid: int) -> float:
-    """CPU seconds (user + system) of a live process (Linux; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _machine_busy_seconds() -> float:
-    try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    except OSError:
-        return 0.0
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def _own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 # --------------------------------------------------------------------------- clients
@@ -534,7 +511,7 @@ def load(
 
     shared = Shared()
     stop = threading.Event()
-    server_cpu, own_cpu, busy = _process_cpu_seconds(server.pid), _own_cpu_seconds(), _machine_busy_seconds()
+    server_cpu, own_cpu, busy = process_cpu_seconds(server.pid), own_cpu_seconds(), machine_busy_seconds()
     clock = time.monotonic()
     threads = [
         threading.Thread(
@@ -570,9 +547,9 @@ def load(
             print("interrupted: stopping the clients", flush=True)
             stop.set()
     wall = time.monotonic() - clock
-    server_cpu = _process_cpu_seconds(server.pid) - server_cpu
-    own_cpu = _own_cpu_seconds() - own_cpu
-    other = (_machine_busy_seconds() - busy) - server_cpu - own_cpu
+    server_cpu = process_cpu_seconds(server.pid) - server_cpu
+    own_cpu = own_cpu_seconds() - own_cpu
+    other = (machine_busy_seconds() - busy) - server_cpu - own_cpu
     # The load's wall time ends at the last call seen finished (not at the last idle poll round).
     ends = [u.started + u.done_after_s for u in uploads if u.done_after_s is not None]
     load_wall = (max(ends) - clock) if ends and not stop.is_set() else wall
