@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,8 @@ import pytest
 
 from callintel.audio import load_audio
 from callintel.settings import Settings
+from callintel.store.db import Database
+from tests.service_helpers import backends, fresh_database_url
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "audio"
 
@@ -18,6 +21,14 @@ def audio_dir() -> Path:
     if not DATA_DIR.is_dir():
         pytest.fail(f"test recordings not found at {DATA_DIR}: clone the project beside shared/")
     return DATA_DIR
+
+
+@pytest.fixture(params=backends())
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """An empty, migrated service database on SQLite, and on PostgreSQL where one is given."""
+    database = Database(fresh_database_url(request.param, tmp_path))
+    yield database
+    database.dispose()
 
 
 @pytest.fixture(scope="session")

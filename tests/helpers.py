@@ -1,8 +1,9 @@
-"""Small helpers for tests: writing audio in any format with PyAV, error rates."""
+"""Small helpers for tests: writing audio in any format with PyAV, a day of recordings, error rates."""
 
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import av
@@ -14,6 +15,18 @@ def tone(seconds: float, rate: int, channels: int = 1, freq: float = 440.0, leve
     t = np.arange(int(seconds * rate)) / rate
     rows = [level * np.sin(2 * np.pi * (freq * (1 + 0.5 * c)) * t) for c in range(channels)]
     return np.asarray(rows, dtype=np.float32)
+
+
+def day_of_recordings(root: Path, audio_dir: Path) -> Path:
+    """A folder as a batch finds it: two real clips, a copy of one in a subfolder (same content),
+    a corrupt WAV and a file that is not audio."""
+    (root / "dealer-2").mkdir(parents=True)
+    shutil.copy(audio_dir / "jfk.flac", root / "a-jfk.flac")
+    shutil.copy(audio_dir / "zh_funasr_asr_example.wav", root / "b-zh.wav")
+    shutil.copy(audio_dir / "jfk.flac", root / "dealer-2" / "c-jfk-copy.flac")  # same content
+    (root / "d-broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt not really")
+    (root / "notes.txt").write_text("not a recording")
+    return root
 
 
 def write_audio(

@@ -13,6 +13,7 @@ import pytest
 from callintel.batch import BatchItem, Ledger, ManifestError, fingerprint, read_source, run_batch
 from callintel.options import AnalysisOptions
 from callintel.pipeline import Prepared
+from tests.helpers import day_of_recordings
 
 
 class Counting:
@@ -41,14 +42,7 @@ class Counting:
 
 @pytest.fixture
 def folder(tmp_path: Path, audio_dir: Path) -> Path:
-    root = tmp_path / "day"
-    (root / "dealer-2").mkdir(parents=True)
-    shutil.copy(audio_dir / "jfk.flac", root / "a-jfk.flac")
-    shutil.copy(audio_dir / "zh_funasr_asr_example.wav", root / "b-zh.wav")
-    shutil.copy(audio_dir / "jfk.flac", root / "dealer-2" / "c-jfk-copy.flac")  # same content
-    (root / "d-broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt not really")
-    (root / "notes.txt").write_text("not a recording")
-    return root
+    return day_of_recordings(tmp_path / "day", audio_dir)
 
 
 def records(path: Path) -> list[dict[str, Any]]:

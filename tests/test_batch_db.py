@@ -3,7 +3,7 @@ transcripts, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +16,10 @@ from callintel.pipeline import Prepared
 from callintel.store.db import Database
 from callintel.store.models import Call, Job
 from callintel.worker import Worker
-from tests.service_helpers import auth, backends, fresh_database_url, iter_rows
+from tests.service_helpers import auth, iter_rows
 from tests.test_service import Service
 
 BATCH = AnalysisOptions(transcription=TranscriptionOptions(batch_size=4))
-
-
-@pytest.fixture(params=backends())
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    database = Database(fresh_database_url(request.param, tmp_path))
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

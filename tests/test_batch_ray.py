@@ -17,6 +17,7 @@ from callintel import batch_ray
 from callintel.batch import AnalyzeMany, BatchItem, Ledger, Summary, default_options, read_source, run_batch
 from callintel.batch_ray import PipelineStage, _decode, _Models, _Settler, run_batch_ray
 from callintel.pipeline import Prepared
+from tests.helpers import day_of_recordings
 
 # Batched transcription, so that decoding also finds the speech (what the fake models count).
 OPTIONS = default_options(language=None, batch_size=4, beam_size=5, understand=True)
@@ -88,13 +89,7 @@ def totals(summary: Summary) -> tuple[Any, ...]:
 
 @pytest.fixture
 def folder(tmp_path: Path, audio_dir: Path) -> Path:
-    root = tmp_path / "day"
-    (root / "dealer-2").mkdir(parents=True)
-    shutil.copy(audio_dir / "jfk.flac", root / "a-jfk.flac")
-    shutil.copy(audio_dir / "zh_funasr_asr_example.wav", root / "b-zh.wav")
-    shutil.copy(audio_dir / "jfk.flac", root / "dealer-2" / "c-jfk-copy.flac")  # same content
-    (root / "d-broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt not really")
-    return root
+    return day_of_recordings(tmp_path / "day", audio_dir)
 
 
 @pytest.fixture(scope="module")

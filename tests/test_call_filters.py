@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +20,11 @@ from callintel.worker import store_result
 from tests.service_helpers import (
     analysis_result,
     auth,
-    backends,
-    fresh_database_url,
     make_key,
     scorecard,
     service_settings,
 )
 
-BACKENDS = backends()
 UTC = dt.UTC
 
 
@@ -46,13 +42,6 @@ CALLS = [
     ("s2", dt.datetime(2026, 11, 12, 9, tzinfo=UTC), {"greeting": True, "test_drive_invite": None}, (), "B"),
     (None, dt.datetime(2026, 11, 12, 10, tzinfo=UTC), {"greeting": False}, (), "N"),
 ]
-
-
-@pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    database = Database(fresh_database_url(request.param, tmp_path))
-    yield database
-    database.dispose()
 
 
 class Calls:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,24 +28,14 @@ from tests.receiver import Receiver
 from tests.service_helpers import (
     FakeAnalyzer,
     auth,
-    backends,
-    fresh_database_url,
     iter_rows,
     make_key,
     service_settings,
 )
 
-BACKENDS = backends()
 FAST = DeliveryOptions(
     max_attempts=30, base_delay=0.02, max_delay=0.2, timeout=2.0, hold_seconds=5.0, concurrency=4
 )
-
-
-@pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    database = Database(fresh_database_url(request.param, tmp_path))
-    yield database
-    database.dispose()
 
 
 class TaggingAnalyzer(FakeAnalyzer):

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +25,10 @@ from callintel.worker import Worker
 from tests.service_helpers import (
     FakeAnalyzer,
     auth,
-    backends,
-    fresh_database_url,
     iter_rows,
     make_key,
     service_settings,
 )
-
-BACKENDS = backends()
-
-
-@pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    database = Database(fresh_database_url(request.param, tmp_path))
-    yield database
-    database.dispose()
 
 
 class Service:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import wave
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
@@ -22,14 +21,11 @@ from callintel.store.db import Database
 from callintel.worker import Worker
 from tests.service_helpers import (
     auth,
-    backends,
-    fresh_database_url,
     iter_rows,
     make_key,
     service_settings,
 )
 
-BACKENDS = backends()
 PHONE_WORDS = ["我", "的", "电话", "是", "幺三八", "零零幺三", "八零零零"]  # 138 0013 8000, read out
 PHONE_TIMES = [(2.0, 2.2), (2.2, 2.3), (2.3, 2.6), (2.6, 2.8), (2.8, 3.4), (3.4, 3.9), (3.9, 4.4)]
 
@@ -84,13 +80,6 @@ def analysis(options: AnalysisOptions) -> dict[str, Any]:
             "models": {"directory_version": "understanding-test"},
         },
     }
-
-
-@pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    database = Database(fresh_database_url(request.param, tmp_path))
-    yield database
-    database.dispose()
 
 
 def _digits_leak(value: Any) -> bool:
