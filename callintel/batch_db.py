@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -75,7 +76,10 @@ class PendingCalls:
         self.lease = lease
         self.tee = tee
         self._held: dict[str, Held] = {}  # call id -> its claim, until stored or failed
-        self._results: dict[str, Mapping[str, Any]] = {}  # sha256 -> a result of this run
+        # The results of this run, on disk rather than in memory (a night's batch is thousands of
+        # calls): what a copy of the same content reuses.
+        self._scratch = tempfile.TemporaryDirectory(prefix="callintel-batch-")
+        self._results = Ledger(Path(self._scratch.name) / "results.jsonl", fingerprint)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
@@ -110,7 +114,7 @@ class PendingCalls:
         return False
 
     def result_of(self, sha256: str) -> Mapping[str, Any] | None:
-        return self._results.get(sha256)
+        return self._results.result_of(sha256)
 
     def write(self, record: Mapping[str, Any]) -> None:
         call_id = record["metadata"]["call_id"]
@@ -119,7 +123,7 @@ class PendingCalls:
         if held is None:
             return
         if record["status"] in ("done", "reused"):
-            self._results.setdefault(record["sha256"], record["result"])
+            self._results.write(record)
             if not self.worker.complete(held.claimed, held.path, record["result"]):
                 record = {**record, "status": "failed", "error": "not stored: see the worker log"}
         else:
@@ -139,6 +143,8 @@ class PendingCalls:
                 jobs.release(session, held.claimed.job_id, self.worker.name)
         if self.tee is not None:
             self.tee.close()
+        self._results.close()
+        self._scratch.cleanup()
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.lease.total_seconds() / 3):

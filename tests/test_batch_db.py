@@ -224,3 +224,16 @@ def test_the_command_on_the_database(
     assert len(list(iter_rows(service.db, "analyses"))) == 2
     refused = CliRunner().invoke(app, ["batch", str(audio_dir), "--reanalyze"])
     assert refused.exit_code == 2 and "db:" in refused.output
+
+
+def test_a_recording_uploaded_twice_is_analysed_once(service: Service, audio_dir: Path) -> None:
+    ids = [service.upload(audio_dir / "jfk.flac", external_id=f"crm-{n}").json()["id"] for n in range(2)]
+    pending = PendingCalls(Worker(service.db, service.blobs, service.analyzer, name="batch-4"), "fp")
+    stage = Stage(service)
+    try:
+        summary = run_batch(pending.claim(BATCH), stage, pending, workers=1, group=1)  # two groups
+    finally:
+        pending.close()
+    assert len(stage.seen) == 1 and (summary.done, summary.reused) == (1, 1)
+    calls = calls_by_id(service)
+    assert all(calls[i]["status"] == "done" and calls[i]["grade"] == "A" for i in ids)
