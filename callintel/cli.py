@@ -18,12 +18,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from callintel.corpus.labels import ATTRIBUTES, CHECKPOINTS, GRADES, VIOLATIONS
 from callintel.errors import CallintelError
 from callintel.understand.types import Understanding
 
 if TYPE_CHECKING:
     from callintel.metrics import ConversationMetrics
     from callintel.understand.build import EvalReport
+    from callintel.understand.call_eval import CallEvalReport
     from callintel.understand.tasks import Task
 from callintel.settings import Settings
 
@@ -348,16 +350,27 @@ def train(
 @app.command(name="eval")
 def evaluate(
     data: Annotated[
-        Path | None, typer.Option(help="Labelled JSONL; default the generated held-out split.")
+        list[Path] | None,
+        typer.Option(
+            help="Labelled JSONL, call-level (../shared/data/dialogues) or corpus format; repeatable. "
+            "Default: the generated held-out split."
+        ),
     ] = None,
     models: Annotated[
         Path | None, typer.Option(help="Model directory; default the trained default models.")
     ] = None,
     dialogues: Annotated[int, typer.Option(help="Held-out dialogues to generate when no --data.")] = 600,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the report as JSON.")] = None,
+    errors_out: Annotated[
+        Path | None, typer.Option("--errors", help="With --data: write each wrong decision as a JSON line.")
+    ] = None,
 ) -> None:
-    """Per-label precision/recall/F1, attribute exact match, grade accuracy and confusion."""
-    from callintel.corpus.jsonl import read_jsonl
+    """Score the understanding models.
+
+    With --data: each call goes through the whole understanding stage (scorecards, lexicon,
+    normaliser, grade) and is scored at the call's level, for zh, en and both. Without: the
+    per-turn scores of each model on the generated held-out split (the model card's figures).
+    """
     from callintel.understand import build
     from callintel.understand.tasks import REQUIRED_TASKS
 
@@ -367,15 +380,89 @@ def evaluate(
     if not all(build.is_trained_task(directory, t) for t in REQUIRED_TASKS):
         errors.print(f"[bold red]error:[/] no trained models in {directory}: run `callintel train`")
         raise typer.Exit(code=2)
+    if not data:
+        report = build.evaluate(directory, build.corpus("heldout", dialogues, seed=0), settings.models_dir)
+        print_evaluation(report)
+        if json_out is not None:
+            json_out.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+        return
+
+    from callintel.understand.call_eval import evaluate_calls
+    from callintel.understand.classifiers import Understander
+    from callintel.understand.labelled import read_labelled_calls
+
     try:
-        labelled = list(read_jsonl(data)) if data else build.corpus("heldout", dialogues, seed=0)
+        calls = [call for path in data for call in read_labelled_calls(path)]
     except (OSError, ValueError) as e:
         errors.print(f"[bold red]error:[/] {e}")
         raise typer.Exit(code=2) from e
-    report = build.evaluate(directory, labelled, settings.models_dir)
-    print_evaluation(report)
+    understander = Understander(directory, settings.models_dir)
+    call_report = evaluate_calls(
+        calls,
+        lambda group: understander.understand_many([(c.turns, c.scenario, c.call_date) for c in group]),
+    )
+    print_call_evaluation(call_report)
     if json_out is not None:
-        json_out.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+        text = json.dumps(call_report.to_dict(), indent=2, ensure_ascii=False, default=list)
+        json_out.write_text(text, encoding="utf-8")
+    if errors_out is not None:
+        lines = (json.dumps(e, ensure_ascii=False, default=list) for e in call_report.errors)
+        errors_out.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+
+
+def print_call_evaluation(report: CallEvalReport) -> None:
+    """The call-level tables, one column per language group."""
+    groups = report.groups
+    names = [f"{g.language} ({g.calls})" for g in groups]
+
+    def table(title: str, *columns: str) -> Table:
+        t = Table(title=title)
+        for column in columns:
+            t.add_column(column)
+        return t
+
+    checkpoints = table("Checkpoints per call: P / R / F1", "checkpoint", *names)
+    for i, key in enumerate(CHECKPOINTS):
+        s = [g.checkpoints[i] for g in groups]
+        checkpoints.add_row(
+            key, *(f"{x.precision:.2f} / {x.recall:.2f} / {x.f1:.2f}  ({x.support})" for x in s)
+        )
+    checkpoints.add_row("macro-F1", *(f"{g.checkpoint_macro_f1:.3f}" for g in groups))
+    checkpoints.add_row("evidence on a labelled turn", *(f"{g.checkpoint_evidence:.3f}" for g in groups))
+    console.print(checkpoints)
+
+    violations = table("Violations as the scorecards decide (turn and type): P / R", "violation", *names)
+    for i, key in enumerate(VIOLATIONS):
+        s = [g.violations[i] for g in groups]
+        violations.add_row(key, *(f"{x.precision:.2f} / {x.recall:.2f}  ({x.support})" for x in s))
+    violations.add_row(
+        "all types", *(f"{g.violation_precision:.2f} / {g.violation_recall:.2f}" for g in groups)
+    )
+    violations.add_row(
+        "calls without one that get one",
+        *(f"{g.clean_calls_flagged:.2f}  (of {g.clean_calls})" for g in groups),
+    )
+    console.print(violations)
+
+    attributes = table("Attributes per call: right / precision / recall (calls said)", "attribute", *names)
+    for i, key in enumerate(ATTRIBUTES):
+        a = [g.attributes[i] for g in groups]
+        attributes.add_row(
+            key, *(f"{x.right:.2f} / {x.precision:.2f} / {x.recall:.2f}  ({x.said})" for x in a)
+        )
+    console.print(attributes)
+
+    for g in groups:
+        confusion = table(f"Grade confusion, {g.language} (rows: label, columns: reported)", "", *GRADES)
+        for grade, row in zip(GRADES, g.grades.confusion, strict=True):
+            confusion.add_row(grade, *map(str, row))
+        console.print(confusion)
+    summary = table("Grade and evidence", "", *names)
+    summary.add_row("grade accuracy", *(f"{g.grades.accuracy:.3f}" for g in groups))
+    summary.add_row("off by more than one grade", *(f"{g.grades.off_by_more_than_one:.3f}" for g in groups))
+    summary.add_row("ECE", *(f"{g.grades.ece:.3f}" for g in groups))
+    summary.add_row("items reported without a turn", *(str(g.uncited) for g in groups))
+    console.print(summary)
 
 
 def print_evaluation(report: EvalReport) -> None:

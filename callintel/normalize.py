@@ -222,15 +222,23 @@ class CarSpec:
     powertrain: str
     body_type: str
     price_cny: tuple[int, int]
+    model_en: str = ""
+    """The model's English name (``RAV4`` of 丰田 RAV4荣放); empty: the same as ``model``."""
 
     @property
     def canonical(self) -> str:
         return f"{self.brand} {self.model}"
 
+    @property
+    def english(self) -> str:
+        """The name said in an English call: ``Toyota RAV4``."""
+        return f"{self.brand_en} {self.model_en or self.model}"
+
 
 class _ModelEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
     name: str
+    en: str | None = None
     aliases: list[str] = []
     context_aliases: list[str] = []
     powertrain: Powertrain
@@ -370,6 +378,17 @@ class Gazetteer:
             matched = self.match_model(name)
             found = self._by_canonical.get(matched) if matched else None
         return found
+
+    def named(self, name: str, language: str) -> str:
+        """A canonical ``"Brand Model"`` (or brand) as said in ``language``: the English names of
+        the same gazetteer entry in an English call (丰田 RAV4荣放 -> ``Toyota RAV4``), else as is."""
+        if language != "en":
+            return name
+        spec = self._by_canonical.get(name)
+        if spec is not None:
+            return spec.english
+        english = {s.brand: s.brand_en for s in self.specs}
+        return english.get(name, name)
 
     def match_model(self, text: str) -> str | None:
         """The first car named in ``text``: ``"Brand Model"``, or ``"Brand"`` when only a brand is
@@ -516,10 +535,19 @@ def _load_gazetteer(path: Path) -> Gazetteer:
                 )
             index = len(specs)
             specs.append(
-                CarSpec(brand.name, brand.en, model.name, model.powertrain, model.body_type, (low, high))
+                CarSpec(
+                    brand.name,
+                    brand.en,
+                    model.name,
+                    model.powertrain,
+                    model.body_type,
+                    (low, high),
+                    model.en or "",
+                )
             )
             context = {_fold(a) for a in model.context_aliases}
-            own = {_fold(a) for a in (model.name, *model.aliases, *model.context_aliases)}
+            own = {_fold(a) for a in (model.name, *model.aliases, *model.context_aliases, model.en or "")}
+            own.discard("")
             # 比亚迪海豹 is 比亚迪 + 海豹, which the brand binding reads; kept whole, it would cut
             # 比亚迪海豹06 short.
             redundant = {a for a in own for b in strong if a.startswith(b) and a[len(b) :] in own}
@@ -687,8 +715,55 @@ def normalize_budget(text: str) -> tuple[int | None, int | None] | None:
     return round(q.low), round(q.high)
 
 
-def budget_band(low: int | None, high: int | None) -> str:
+# Money words of a call, strongest first: a currency named outright, then the words of the
+# country a dealer is in (a budget of "forty grand" is in the currency of the showroom).
+_CURRENCY_NAMED: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (code, re.compile(pattern, re.IGNORECASE))
+    for code, pattern in (
+        ("GBP", r"£|\bpounds?\b|\bquid\b|\bgbp\b"),
+        ("EUR", r"€|\beuros?\b|\beur\b"),
+        ("AUD", r"\baud\b|a\$|aussie dollars?|australian dollars?"),
+        ("CAD", r"\bcad\b|c\$|canadian dollars?"),
+        ("NZD", r"\bnzd\b|nz\$|kiwi dollars?"),
+        ("USD", r"\busd\b|us\$|\bbucks\b"),
+        ("CNY", r"[元块]钱?|万块|人民币|\byuan\b|\brmb\b|\bcny\b"),
+    )
+)
+_CURRENCY_REGION: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (code, re.compile(pattern, re.IGNORECASE))
+    for code, pattern in (
+        # Australia: on-road prices are "drive away"; utes, novated leases, rego, g'day.
+        ("AUD", r"drive ?away|\bute\b|\butes\b|novated|\brego\b|g'?day|\barvo\b|\bservo\b|\bmate\b"),
+        # UK: part-exchange, PCP finance, the MOT, motorways, petrol, "mum".
+        ("GBP", r"part[- ]?ex|\bpcp\b|\bmot\b|motorway|\bpetrol\b|\bmum\b|\bbrilliant\b|\blovely\b"),
+        ("CAD", r"\bcanada\b|\btoronto\b|\bvancouver\b|\bmontreal\b|\bcalgary\b"),
+        # North America: dollars, gas, the lot, KBB/Carfax, credit scores.
+        ("USD", r"\$|\bdollars?\b|\bgas\b|\bkbb\b|carfax|\bmpg\b|credit score|\bmiles?\b"),
+    )
+)
+
+
+def call_currency(text: str) -> str:
+    """The ISO 4217 code a call's amounts are in: a currency it names (£, quid, 元, bucks),
+    else the one of the market its words belong to (drive away: AUD; part-ex: GBP; gas,
+    dollars: USD); a Chinese call is in yuan, an English call with no clue in USD."""
+    if re.search(f"[{_CJK}]", text) and len(re.findall(f"[{_CJK}]", text)) * 2 > len(
+        re.findall("[A-Za-z]", text)
+    ):
+        return "CNY"
+    for table in (_CURRENCY_NAMED, _CURRENCY_REGION):
+        counts = {code: len(pattern.findall(text)) for code, pattern in table}
+        best = max(counts, key=lambda code: counts[code])
+        if counts[best]:
+            return best
+    return "USD"
+
+
+def budget_band(low: int | None, high: int | None, currency: str = "CNY") -> str:
     """The ``budget_band`` tag value: a 5万-wide band such as ``20-25万``.
+
+    In another currency the bands are 5 thousand wide and carry the code: ``USD 40-45k``,
+    ``GBP ≤30k``.
 
     A closed budget goes in the band holding its midpoint (18-22万 -> ``20-25万``, 15-20万 ->
     ``15-20万``; a midpoint on a boundary goes up), so a range spanning bands gets one band and
@@ -698,6 +773,8 @@ def budget_band(low: int | None, high: int | None) -> str:
     wan = 10_000
     if low is None and high is None:
         raise ValueError("budget_band needs a min or a max")
+    if currency != "CNY":
+        return f"{currency} {_thousands_band(low or None, high)}"
     if low is None:
         return f"≤{_wan(high)}万"
     if high is None:
@@ -706,6 +783,16 @@ def budget_band(low: int | None, high: int | None) -> str:
     if band >= 100:
         return "≥100万"
     return f"{band}-{band + 5}万"
+
+
+def _thousands_band(low: int | None, high: int | None) -> str:
+    k = 1_000
+    if low is None:
+        return f"≤{(high or 0) / k:g}k"
+    if high is None:
+        return f"≥{low / k:g}k"
+    band = int(((low + high) / 2) // (5 * k)) * 5
+    return f"{band}-{band + 5}k"
 
 
 def _wan(yuan: int | None) -> str:

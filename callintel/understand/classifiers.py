@@ -23,9 +23,9 @@ from transformers import AutoModelForSequenceClassification, AutoModelForTokenCl
 
 from callintel.corpus.labels import CHECKPOINTS, VIOLATIONS
 from callintel.errors import ModelNotFound
-from callintel.normalize import Gazetteer, budget_band, timeline_bucket
+from callintel.normalize import Gazetteer, budget_band, call_currency, timeline_bucket
 from callintel.scoring import Scorecard, ScoredTurn, Scorer, load_scorecards
-from callintel.understand.extract import read_mentions
+from callintel.understand.extract import CAR_KEYS, read_mentions
 from callintel.understand.intent import combine_with_timeline
 from callintel.understand.metrics import softmax
 from callintel.understand.tasks import (
@@ -278,6 +278,12 @@ class Understander:
             for i, t in enumerate(turns)
         ]
         scorecard = scorer.score(scored).to_dict()
+        language = call_language(turns)
+        for key in CAR_KEYS & attributes.keys():
+            attributes[key] = [(self.gazetteer.named(v, language), e) for v, e in attributes[key]]
+        currency = call_currency(" ".join(t.text for t in turns))
+        if currency != "CNY" and "budget_cny" in attributes:
+            attributes["budget_cny"] = [({**v, "currency": currency}, e) for v, e in attributes["budget_cny"]]
         merged = {key: _merge(key, values) for key, values in attributes.items()}
         intent_labels = [self.intent.config.id2label[i] for i in range(self.intent.config.num_labels)]
         timeline = merged.get("purchase_timeline_days")
@@ -325,6 +331,14 @@ class Understander:
         return tuple(out)
 
 
+def call_language(turns: Sequence[CallTurn]) -> str:
+    """``en`` when most letters of the call are Latin, else ``zh``."""
+    text = "".join(t.text for t in turns)
+    latin = sum(1 for c in text if c.isascii() and c.isalpha())
+    chinese = sum(1 for c in text if "\u3400" <= c <= "\u9fff")
+    return "en" if latin > 2 * chinese else "zh"
+
+
 def _merge(key: str, values: list[tuple[Any, AttributeEvidence]]) -> AttributeValue:
     """List attributes collect distinct values; the others keep the customer's latest word."""
     if key in LIST_ATTRIBUTES:
@@ -359,7 +373,7 @@ def make_tags(
         tags.append(
             Tag(
                 "budget_band",
-                budget_band(budget.get("min"), budget.get("max")),
+                budget_band(budget.get("min"), budget.get("max"), budget.get("currency", "CNY")),
                 confidence(attributes["budget_cny"]),
             )
         )

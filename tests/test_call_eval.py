@@ -1,0 +1,119 @@
+"""Call-level labelled data (the natural dialogues' format) and the call-level evaluation."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from callintel.understand.call_eval import canonical
+from callintel.understand.labelled import parse_labelled_call, read_labelled_calls
+
+DIALOGUES = Path(__file__).resolve().parents[2] / "shared" / "data" / "dialogues"
+
+
+def _call() -> dict[str, Any]:
+    return {
+        "id": "t-001",
+        "scenario": "showroom",
+        "language": "zh",
+        "turns": [
+            {"speaker": "sales", "text": "您好，欢迎光临，我是小王。"},
+            {"speaker": "customer", "text": "随便看看，预算二十万左右。"},
+            {"speaker": "sales", "text": "这价你也买不起，别看了。"},
+        ],
+        "checkpoints": {"greeting": True, "needs_discovery": False},
+        "turn_checkpoints": {"0": ["greeting"]},
+        "violations": [{"turn": 2, "type": "rude", "text": "这价你也买不起"}],
+        "attributes": {"budget_cny": {"min": 180000, "max": 220000}, "models_of_interest": []},
+        "intent_grade": "N",
+        "notes": "",
+    }
+
+
+def test_a_call_level_dialogue_is_read_with_its_labels() -> None:
+    call = parse_labelled_call(_call())
+    assert call.id == "t-001" and call.language == "zh" and call.grade == "N"
+    assert [t.role for t in call.turns] == ["sales", "customer", "sales"]
+    assert call.checkpoints == {"greeting"}
+    assert call.turn_checkpoints == {0: {"greeting"}}
+    assert [(v.turn, v.type) for v in call.violations] == [(2, "rude")]
+    # An empty list is "not said", like null.
+    assert call.attributes == {"budget_cny": {"min": 180000, "max": 220000}}
+
+
+@pytest.mark.parametrize(
+    ("change", "names"),
+    [
+        (lambda d: d.update(intent_grade="X"), "intent_grade"),
+        (lambda d: d["checkpoints"].update(greting=True), "checkpoints.greting"),
+        (lambda d: d["violations"][0].update(type="lying"), "violations[0].type"),
+        (lambda d: d["violations"][0].update(text="不在这句里"), "violations[0].text"),
+        (lambda d: d["violations"][0].update(turn=1), "violations[0].turn"),
+        (lambda d: d["turns"][1].update(speaker="agent"), "turns[1].speaker"),
+        (lambda d: d["attributes"].update(payment="cash"), "attributes.payment"),
+        (lambda d: d["attributes"].update(colour="red"), "attributes.colour"),
+        (lambda d: d["attributes"].update(budget_cny={"min": 1, "max": 2, "currency": "XYZ"}), "currency"),
+        (lambda d: d["turn_checkpoints"].update({"1": ["greeting"]}), "turn_checkpoints.1"),
+        (lambda d: d.pop("turns"), "turns: missing"),
+    ],
+)
+def test_bad_labels_name_the_line_and_the_field(tmp_path: Path, change, names: str) -> None:
+    good, bad = _call(), copy.deepcopy(_call())
+    change(bad)
+    path = tmp_path / "calls.jsonl"
+    path.write_text(
+        json.dumps(good, ensure_ascii=False) + "\n\n" + json.dumps(bad, ensure_ascii=False) + "\n", "utf-8"
+    )
+    with pytest.raises(ValueError) as error:
+        read_labelled_calls(path)
+    assert "line 3" in str(error.value)
+    assert names in str(error.value)
+
+
+def test_neither_format_and_broken_json_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"id": "a", "turns": []}\n', "utf-8")
+    with pytest.raises(ValueError, match="line 1: neither format"):
+        read_labelled_calls(path)
+    path.write_text('{"id": \n', "utf-8")
+    with pytest.raises(ValueError, match="line 1: invalid JSON"):
+        read_labelled_calls(path)
+    path.write_text("\n", "utf-8")
+    with pytest.raises(ValueError, match="no dialogues"):
+        read_labelled_calls(path)
+
+
+def test_a_corpus_dialogue_is_brought_to_the_call_level() -> None:
+    from callintel.understand.build import corpus
+
+    dialogue = corpus("heldout", 1, seed=3)[0]
+    call = parse_labelled_call(dialogue)
+    turn_keys = {k for t in dialogue["turns"] for k in t.get("checkpoints") or ()}
+    assert call.checkpoints == turn_keys
+    said = {a["key"] for t in dialogue["turns"] for a in t.get("attributes") or ()}
+    assert set(call.attributes) == said
+    assert call.grade == dialogue["grade"]
+
+
+def test_values_are_compared_in_one_form() -> None:
+    # An open lower end is 0 (DOMAIN.md), yuan is the default currency, list order does not count.
+    assert canonical("budget_cny", {"min": None, "max": 150000}) == canonical(
+        "budget_cny", {"min": 0, "max": 150000, "currency": "CNY"}
+    )
+    assert canonical("budget_cny", {"min": 0, "max": 30000, "currency": "USD"}) != canonical(
+        "budget_cny", {"min": 0, "max": 30000}
+    )
+    assert canonical("competitors", ["b", "a"]) == canonical("competitors", ["a", "b"])
+    assert canonical("usage", []) is None
+    assert canonical("household", "两个孩子") is True
+
+
+def test_the_natural_dialogues_are_read_whole() -> None:
+    calls = read_labelled_calls(DIALOGUES / "dev_zh.jsonl") + read_labelled_calls(DIALOGUES / "dev_en.jsonl")
+    assert len(calls) == 70
+    assert {c.language for c in calls} == {"zh", "en"}
+    assert any(c.attributes.get("budget_cny", {}).get("currency") for c in calls)
