@@ -83,8 +83,10 @@ class ViolationCues(_Config):
 class ViolationConfig(ViolationCues):
     """A violation's penalty, in score points per occurrence, up to ``max_count`` occurrences.
 
-    A sales turn commits it when the classifier reaches the threshold or when one of its cues
-    (its own ``keywords``/``patterns`` and those of the scorecard's lexicon) matches.
+    A sales turn commits it when one of its cues (its own ``keywords``/``patterns`` and those
+    of the scorecard's lexicon) matches, or, only where ``threshold`` is set, when the
+    classifier reaches it alone. Unset by default: on the natural dialogues the classifier
+    alone at 0.7 flagged 116 ordinary sales turns for 4 real violations (issue 14).
     """
 
     label: str = ""
@@ -164,11 +166,19 @@ class Scorecard(_Config):
         return self
 
     def threshold_of(self, key: str) -> float:
-        """The probability at or above which a turn realises a standard checkpoint or violation."""
-        item = self.checkpoints.get(key) or self.violations.get(key)
+        """The probability at or above which a turn realises a standard checkpoint."""
+        item = self.checkpoints.get(key)
         if item is None:
-            raise KeyError(f"unknown key {key!r}; valid: {', '.join(CHECKPOINTS + VIOLATIONS)}")
+            raise KeyError(f"unknown checkpoint {key!r}; valid: {', '.join(CHECKPOINTS)}")
         return item.threshold if item.threshold is not None else self.threshold
+
+    def classifier_threshold(self, violation: str) -> float | None:
+        """The probability at which the classifier alone, without a cue, finds ``violation``;
+        None when only a cue finds it."""
+        item = self.violations.get(violation)
+        if item is None:
+            raise KeyError(f"unknown violation {violation!r}; valid: {', '.join(VIOLATIONS)}")
+        return item.threshold
 
 
 def _check_keys(kind: str, given: Mapping[str, Any], valid: tuple[str, ...], complete: bool = False) -> None:
@@ -494,6 +504,11 @@ class Scorer:
             penalty=penalty,
         )
 
+    def classifier_finds(self, vtype: str, probability: float) -> bool:
+        """Whether the classifier alone, at ``probability``, counts ``vtype`` on this scorecard."""
+        threshold = self.scorecard.classifier_threshold(vtype)
+        return threshold is not None and probability >= threshold
+
     def violation_cue(self, vtype: str, text: str) -> str | None:
         """The first of the violation's keywords or patterns found in ``text``, if any."""
         flat = _flatten(text)
@@ -502,14 +517,13 @@ class Scorer:
     def _violations(self, turns: Sequence[ScoredTurn]) -> tuple[ViolationResult, ...]:
         found: list[tuple[int, int, ViolationResult]] = []
         for order, (vtype, cfg) in enumerate(self.scorecard.violations.items()):
-            threshold = self.scorecard.threshold_of(vtype)
             n = 0
             for position, t in enumerate(turns):
                 if t.role != "sales":
                     continue
                 p = t.violations.get(vtype, 0.0)
                 matched = self.violation_cue(vtype, t.text)
-                if p < threshold and matched is None:
+                if matched is None and not self.classifier_finds(vtype, p):
                     continue
                 cost = cfg.penalty if n < cfg.max_count else 0.0
                 n += 1

@@ -33,11 +33,12 @@ def card_dict(**changes: Any) -> dict[str, Any]:
         "scenario": "showroom",
         "version": "test-1",
         "checkpoints": checkpoints,
+        # The classifier alone counts here (threshold set); the shipped scorecards need a cue.
         "violations": {
-            "forbidden_promise": {"penalty": 30, "max_count": 2},
-            "disparage_competitor": {"penalty": 10},
-            "rude": {"penalty": 50},
-            "pressure_tactic": {"penalty": 10},
+            "forbidden_promise": {"penalty": 30, "max_count": 2, "threshold": 0.5},
+            "disparage_competitor": {"penalty": 10, "threshold": 0.5},
+            "rude": {"penalty": 50, "threshold": 0.5},
+            "pressure_tactic": {"penalty": 10, "threshold": 0.5},
         },
     }
     raw.update(changes)
@@ -102,10 +103,28 @@ def test_violation_penalty_counted_up_to_max_count() -> None:
     assert (v.turn, v.text, v.start, v.end, v.confidence) == (20, "绝对最低价", 200.0, 205.0, 0.95)
 
 
+def test_without_a_threshold_the_classifier_alone_finds_no_violation() -> None:
+    # Ordinary sales talk that a classifier trained on generated dialogues scores high: no
+    # cue, no violation (issue 14). A cue still finds one whatever the probability.
+    violations = {key: {"penalty": 10, "keywords": ["爱买不买"]} for key in VIOLATIONS}
+    card = make_card(violations=violations)
+    turns = perfect_call() + [
+        sales(20, "两位先坐，喝点水，我给您倒杯茶", disparage_competitor=0.95, rude=0.9),
+        sales(21, "爱买不买", rude=0.01),
+    ]
+    result = Scorer(card).score(turns)
+    assert [(v.type, v.turn, v.matched) for v in result.violations] == [
+        (key, 21, "爱买不买") for key in VIOLATIONS
+    ]
+    assert card.classifier_threshold("rude") is None
+
+
 def test_score_is_clamped_at_zero() -> None:
     turns = [sales(0, "你到底买不买", greeting=0.9, rude=0.9), customer(1), sales(2, "爱买不买", rude=0.8)]
     result = Scorer(
-        make_card(violations=card_dict()["violations"] | {"rude": {"penalty": 50, "max_count": 3}})
+        make_card(
+            violations=card_dict()["violations"] | {"rude": {"penalty": 50, "max_count": 3, "threshold": 0.5}}
+        )
     ).score(turns)
     assert result.penalty == 100
     assert result.score == 0.0

@@ -329,7 +329,7 @@ def _scored_violations(
     for i, ((scenario, text), row) in enumerate(zip(sales, probabilities, strict=True)):
         scorer = scorers[scenario]
         for j, violation in enumerate(VIOLATIONS):
-            out[i, j] = row[j] >= scorer.scorecard.threshold_of(violation) or (
+            out[i, j] = scorer.classifier_finds(violation, row[j]) or (
                 scorer.violation_cue(violation, text) is not None
             )
     return out
