@@ -595,6 +595,8 @@ _BUDGET_MODIFIERS = _compile(
     {
         "upper": [
             "以内", "之内", "以下", "内(?!饰|部|容|心|存)", "不超过", "不能超过", "别超过", "不要超过",
+            "别超", "不能超", "不超", "can.?t go (?:past|over|above)", "cannot go (?:past|over|above)",
+            "ceiling",
             "最多", "顶多", "撑死", "最高", "封顶", "nothing over",
             "nothing above", "不到", "不足", "低于", "少于", "under", "below", "less than",
             "up to", "at most", "no more than", "not more than", "max(?:imum)?", "within", "tops",
@@ -629,6 +631,11 @@ class _Quantity:
 
 def _budget_text(text: str) -> str:
     text = re.sub(r"(?<=\d),(?=\d{3})", "", _prepare(text))
+    # "forty to forty-five thousand": thousand as a unit (grand), so that it carries to the
+    # first number of a range as 万 does; number words before it are read as a number.
+    text = re.sub(r"(?<=[a-z])[\s-]+thousand\b", " grand", text)
+    # "between twenty-five and twenty-seven" is a range, not 25 + 27.
+    text = re.sub(r"\bbetween ([a-z0-9 .-]+?) and ", r"between \1 to ", text)
     text = _UNIT_WAN.sub("W", _expand_pairs(text))  # 'W' (upper case: text is lower) marks 万
     return _english_numbers(_arabic(text))
 
@@ -643,6 +650,8 @@ def _quantity(m: re.Match[str], chinese: bool, unit: str | None) -> _Quantity | 
         scale = 1
     elif chinese and 2 <= num <= 500:
         scale = 10_000  # a bare 15 or 二十 in a Chinese budget means 万
+    elif not chinese and 10 <= num <= 300:
+        scale = 1_000  # "under thirty-five", "around fifty-five ish": thousands in car-price talk
     else:
         return None
     low = high = num
@@ -734,8 +743,8 @@ _CURRENCY_REGION: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     for code, pattern in (
         # Australia: on-road prices are "drive away"; utes, novated leases, rego, g'day.
         ("AUD", r"drive ?away|\bute\b|\butes\b|novated|\brego\b|g'?day|\barvo\b|\bservo\b|\bmate\b"),
-        # UK: part-exchange, PCP finance, the MOT, motorways, petrol, "mum".
-        ("GBP", r"part[- ]?ex|\bpcp\b|\bmot\b|motorway|\bpetrol\b|\bmum\b|\bbrilliant\b|\blovely\b"),
+        # UK: part-exchange, PCP finance, the MOT, motorways, petrol.
+        ("GBP", r"part[- ]?ex|\bpcp\b|\bmot\b|motorway|\bpetrol\b|\bbrilliant\b|\blovely\b"),
         ("CAD", r"\bcanada\b|\btoronto\b|\bvancouver\b|\bmontreal\b|\bcalgary\b"),
         # North America: dollars, gas, the lot, KBB/Carfax, credit scores.
         ("USD", r"\$|\bdollars?\b|\bgas\b|\bkbb\b|carfax|\bmpg\b|credit score|\bmiles?\b"),

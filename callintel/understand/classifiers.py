@@ -25,6 +25,7 @@ from callintel.corpus.labels import CHECKPOINTS, VIOLATIONS
 from callintel.errors import ModelNotFound
 from callintel.normalize import Gazetteer, budget_band, call_currency, timeline_bucket
 from callintel.scoring import Scorecard, ScoredTurn, Scorer, load_scorecards
+from callintel.understand.conversation import Said, read_budget, read_cars
 from callintel.understand.extract import CAR_KEYS, read_mentions
 from callintel.understand.intent import combine_with_timeline
 from callintel.understand.metrics import softmax
@@ -278,6 +279,7 @@ class Understander:
             for i, t in enumerate(turns)
         ]
         scorecard = scorer.score(scored).to_dict()
+        self._read_conversation(turns, attributes)
         language = call_language(turns)
         for key in CAR_KEYS & attributes.keys():
             attributes[key] = [(self.gazetteer.named(v, language), e) for v, e in attributes[key]]
@@ -309,6 +311,27 @@ class Understander:
             models=self.models,
             sentiment=self._sentiments(inputs["customer"], outputs["sentiment"]),
         )
+
+    def _read_conversation(
+        self, turns: Sequence[CallTurn], attributes: dict[str, list[tuple[Any, AttributeEvidence]]]
+    ) -> None:
+        """Budget and cars read from the whole conversation replace the tagger's turn-level
+        mentions (see ``callintel.understand.conversation``)."""
+
+        def evidence(said: Said) -> tuple[Any, AttributeEvidence]:
+            turn = turns[said.turn]
+            return said.value, AttributeEvidence(said.turn, turn.start, turn.end, said.text, said.confidence)
+
+        budget = read_budget(turns)
+        interest, competitors = read_cars(turns, self.gazetteer)
+        for key, found in (
+            ("budget_cny", [budget] if budget else []),
+            ("models_of_interest", interest),
+            ("competitors", competitors),
+        ):
+            attributes.pop(key, None)
+            if found:
+                attributes[key] = [evidence(s) for s in found]
 
     def _sentiments(self, customer: Sequence[int], logits: Sequence[np.ndarray]) -> tuple[TurnSentiment, ...]:
         """A TurnSentiment per customer turn (``turn``: its index in the call's turns)."""

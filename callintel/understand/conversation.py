@@ -1,0 +1,202 @@
+"""Attributes read from the conversation, not from one turn alone (issue 14).
+
+A number or a car name means what the conversation makes of it. The question the salesperson
+asked decides what a number in the answer is (a budget, a trade-in value, an instalment, a
+salary), and who owns a car decides where it goes (the car the customer drives now is no model
+of interest; a car of another make they look at is a competitor). The turn-level tagger, trained
+on generated dialogues, cannot see that; these readers work on the whole call with the
+normaliser and the gazetteer:
+
+- :func:`read_budget`: the customer's amounts in clauses that state a budget (预算, 以内, under,
+  "our number") or that answer the salesperson's budget question, never in clauses about a
+  trade-in, a deposit, an instalment, a salary or a price the salesperson quoted;
+- :func:`read_cars`: every car named in the call, sorted into the customer's current car
+  (dropped), models of interest (the dealer's make, or what the customer asks for) and
+  competitors (other makes the customer compares or looks at).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from callintel.normalize import Gazetteer, normalize_budget
+
+
+class Turn(Protocol):
+    role: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Said:
+    """A value read from the conversation and the turn and words it was read from."""
+
+    value: Any
+    turn: int
+    text: str
+    confidence: float
+
+
+# --- Budget ---------------------------------------------------------------------------------
+
+_CLAUSE = re.compile(r"(?:[^，。！？；!?;\n—.]|\.(?!\s|$))+")
+_SPACE_CLAUSE = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
+_BUDGET_CUE = re.compile(
+    r"预算|价位|心理价|心里价|价格区间|打算花|准备花|想花|能花|控制在|以内|之内|不超|别超|不能超|最多|顶多|"
+    r"多一分|说好了|budget|price range|(?<![a-z])spend|(?<![a-z])(stay|keep it|come in) (under|below)|"
+    r"our (number|limit|max)|my (number|limit|max)|hard number|(?<![a-z])tops(?![a-z])|no more than|"
+    r"(?<![a-z])under (\w+ )?(grand|thousand|\d)|(?<![a-z])max(imum)?(?![a-z])|go (much )?past|ceiling|"
+    r"afford|within what|hoping for|(?<![a-z])out the door|drive ?away",
+    re.IGNORECASE,
+)
+# Weaker: an amount said roughly by the customer is most often what they mean to spend.
+_BUDGET_HINT = re.compile(
+    r"左右|上下|来万|落地就|全款就|(?<![a-z])around|(?<![a-z])about|ish(?![a-z])", re.IGNORECASE
+)
+_BUDGET_QUESTION = re.compile(
+    r"预算|价位|心理价|心里价|多少钱的车|打算花|准备花|想花|价格区间|budget|price range|spend|in mind|"
+    r"looking to pay|ballpark",
+    re.IGNORECASE,
+)
+# What an amount is when it is not a budget: a trade-in, a deposit or instalment, pay, a quote.
+_NOT_BUDGET = re.compile(
+    r"月供|每个?月|首付|定金|订金|工资|收入|月薪|年薪|评估|估价|卖|收(?!入)|置换|抵|补贴|优惠|降价|便宜|"
+    r"贵|报价|报了|给我报|租金|油钱|电费|公里|"
+    r"month|(?<![a-z])down(?![a-z])|deposit|trade|part[- ]?ex|for (it|the|my|our) |salary|"
+    r"(?<![a-z])pay(ment)?(?![a-z])|paid|worth|valu|miles|(?<![a-z])km|on it|cheaper|quote|cash ?back|"
+    r"(?<![a-z])off(?![a-z])",
+    re.IGNORECASE,
+)
+_CAR_CODE = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z]+\s?\d+[A-Za-z+]*|\d+[A-Za-z]+\+?)(?![A-Za-z0-9])")
+
+
+def _clauses(text: str) -> list[str]:
+    # Raw ASR has no punctuation: a space between Chinese characters ends a clause too.
+    return [c.strip() for part in _CLAUSE.findall(text) for c in _SPACE_CLAUSE.split(part) if c.strip()]
+
+
+def read_budget(turns: Sequence[Turn]) -> Said | None:
+    """The customer's budget (``{"min", "max"}``, an open lower end as 0), or None.
+
+    A clause of a customer turn counts when it names an amount and is not about something
+    else (a trade-in, a deposit, an instalment, a salary, a quote, an echo of the price the
+    salesperson just gave), and when it states a budget itself, or its turn does, or the turn
+    answers the salesperson's question about one. The strongest of those wins, then the latest.
+    """
+    best: tuple[int, int, Said] | None = None
+    for index, turn in enumerate(turns):
+        if turn.role != "customer":
+            continue
+        previous = turns[index - 1] if index > 0 and turns[index - 1].role == "sales" else None
+        asked = previous is not None and bool(_BUDGET_QUESTION.search(previous.text))
+        quoted = {_amount(c) for c in _clauses(previous.text)} if previous is not None else set()
+        stated = bool(_BUDGET_CUE.search(turn.text))
+        rough = bool(_BUDGET_HINT.search(turn.text))
+        for clause in _clauses(turn.text):
+            if _NOT_BUDGET.search(clause):
+                continue
+            amount = _amount(clause)
+            if amount is None or amount in quoted:
+                continue
+            if _BUDGET_CUE.search(clause):
+                strength = 3
+            elif stated or asked or (rough and _BUDGET_HINT.search(clause)):
+                strength = 2 if stated or asked else 1
+            else:
+                continue
+            low, high = amount
+            said = Said({"min": low or 0, "max": high}, index, clause, (0.6, 0.75, 0.9)[strength - 1])
+            if best is None or (strength, index) >= best[:2]:
+                best = (strength, index, said)
+    return best[2] if best else None
+
+
+def _amount(clause: str) -> tuple[int | None, int | None] | None:
+    return normalize_budget(_CAR_CODE.sub(" ", clause))
+
+
+# --- Cars -----------------------------------------------------------------------------------
+
+# A clause that speaks of the customer's own car: drives it now, has had it for years, trades it.
+_OWNED = re.compile(
+    r"现在开|目前开|开的是|现在的车|我(的|那|这)(台|辆|部)?|我们?家(的|那|这)?(台|辆|部)|家里(的|那|这)(台|辆|部)?|"
+    r"旧车|老车|开了[^，。]{0,6}年|跑了[^，。]{0,6}公里|[0-9一二三四五六七八九十]+年的|(?<![0-9])(19|20)[0-9]{2}(?![0-9])|"
+    r"(?<![a-z])(my|our) (old |current |wife'?s |husband'?s )?|"
+    r"(?<![a-z])(drive|driving|drives|have|got|own) (a|an|the) |"
+    r"trad(e|ing) (in )?(the|my|our|it)|part[- ]?ex",
+    re.IGNORECASE,
+)
+# The salesperson speaking of the customer's car: 您那台, 您的, "your".
+_OWNED_BY_SALES = re.compile(
+    r"(您|你)(的|那|这|家)(台|辆|部)?|(?<![a-z])your (old |current )?", re.IGNORECASE
+)
+_CAR_CLAUSE = re.compile(r"[^，。！？；!?;\n—]+?(?:[,.](?=\s|$)|$|(?=[，。！？；!?;\n—]))")
+
+
+def read_cars(turns: Sequence[Turn], gazetteer: Gazetteer) -> tuple[list[Said], list[Said]]:
+    """The models of interest and the competitors named in a call, each with the turn that
+    decided it.
+
+    Every car named by either party is placed by its clause: the customer's current car is
+    left out; the dealer's make (named in the salesperson's first turn, else the make the
+    salesperson names most) is what the customer is interested in, the car of it named most;
+    another make the customer names is a competitor. A make named alone counts as the model
+    of it named elsewhere in the call.
+    """
+    mentions: list[tuple[int, str, str]] = []  # (turn, name, clause)
+    owned: set[str] = set()
+    for index, turn in enumerate(turns):
+        cue = _OWNED if turn.role == "customer" else _OWNED_BY_SALES
+        for clause in _car_clauses(turn.text):
+            names = gazetteer.find_models(clause)
+            if len(names) == 1 and cue.search(clause):
+                owned.add(names[0])
+            mentions.extend((index, name, clause) for name in names)
+    mentions = [m for m in mentions if m[1] not in owned and _brand(m[1]) not in owned]
+    sales_brands = Counter(_brand(name) for index, name, _ in mentions if turns[index].role == "sales")
+    dealer = _dealer_brand(turns, gazetteer) or (sales_brands.most_common(1)[0][0] if sales_brands else None)
+    counts = Counter(name for _, name, _ in mentions)
+    models_of = {}
+    for _, name, _ in mentions:
+        if " " in name:
+            models_of.setdefault(_brand(name), name)
+
+    interest: dict[str, Said] = {}
+    competitors: dict[str, Said] = {}
+    for index, name, clause in mentions:
+        name = models_of.get(name, name)  # a make alone: its model named elsewhere in the call
+        if dealer is not None and _brand(name) == dealer:
+            interest.setdefault(name, Said(name, index, clause, 0.8))
+        elif turns[index].role == "customer":
+            competitors.setdefault(name, Said(name, index, clause, 0.7))
+    if dealer is None and competitors:
+        first = next(iter(competitors))
+        interest[first] = competitors.pop(first)
+    return _best(interest, counts), list(competitors.values())
+
+
+def _car_clauses(text: str) -> list[str]:
+    return [c.strip() for c in _CAR_CLAUSE.findall(text) if c.strip()]
+
+
+def _brand(name: str) -> str:
+    return name.split(" ", 1)[0]
+
+
+def _dealer_brand(turns: Sequence[Turn], gazetteer: Gazetteer) -> str | None:
+    """The dealer's make, when the salesperson's first turn names one (欢迎光临吉利…, "Sunrise Kia")."""
+    first = next((t for t in turns if t.role == "sales"), None)
+    found = gazetteer.find_models(first.text) if first is not None else ()
+    return _brand(found[0]) if found else None
+
+
+def _best(found: dict[str, Said], counts: Counter[str]) -> list[Said]:
+    """The model of interest: the one named most (a make alone only when no model is)."""
+    models = [s for s in found.values() if " " in str(s.value)] or list(found.values())
+    if not models:
+        return []
+    return [max(models, key=lambda s: (counts[s.value], -s.turn))]
