@@ -396,8 +396,11 @@ class Gazetteer:
         found = self.find_models(text)
         return found[0] if found else None
 
-    def find_models(self, text: str) -> tuple[str, ...]:
+    def find_models(self, text: str, brand: str | None = None) -> tuple[str, ...]:
         """Every car named in ``text``, in order of mention, each once.
+
+        ``brand``: the make the conversation is about (the dealer's), whose short model names
+        (S07, 400, 汉) then count without the make said before them; on a tie it wins.
 
         Robust to ASR: aliases and homophones from the gazetteer (零克 -> 领克), spaces (零克 08),
         Chinese numerals (零八, L九), case and full-width forms, Traditional characters (領克).
@@ -417,9 +420,12 @@ class Gazetteer:
                 owner = self._brand_before(brand_hits, start)
                 for index, needs_brand in targets:
                     bound = owner is not None and owner.brand == self.specs[index].brand
-                    if needs_brand and not bound:
+                    implied = owner is None and self.specs[index].brand == brand
+                    if needs_brand and not (bound or implied):
                         continue
-                    candidates.append((start, -len(alias), not bound, index, start + len(alias), owner))
+                    candidates.append(
+                        (start, -len(alias), not (bound or implied), index, start + len(alias), owner)
+                    )
         candidates.sort(key=lambda c: c[:4])
         named: list[tuple[int, str]] = []
         taken: list[tuple[int, int]] = []
@@ -428,7 +434,7 @@ class Gazetteer:
             if any(start < e and s < end for s, e in taken):
                 continue
             taken.append((start, end))
-            if not unbound and owner is not None:
+            if not unbound and owner is not None and owner.brand == self.specs[index].brand:
                 used.add(owner)
                 named.append((owner.start, self.specs[index].canonical))
             else:
@@ -873,6 +879,14 @@ def _spring_festival(offset: int) -> TimelineRule:
     return lambda m, day: (_next_spring_festival(day) - day).days + offset
 
 
+def _next_month_day(dom: int) -> TimelineRule:
+    def rule(m: re.Match[str], day: dt.date) -> int:
+        year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+        return (dt.date(year, month, dom) - day).days
+
+    return rule
+
+
 def _month_end(m: re.Match[str], day: dt.date) -> int | None:
     month = int(m["m"])
     if not 1 <= month <= 12:
@@ -884,6 +898,95 @@ def _month_end(m: re.Match[str], day: dt.date) -> int | None:
 def _weekday(m: re.Match[str], day: dt.date) -> int:
     target = 7 if m["wd"] in ("日", "天") else int(m["wd"])
     return (target - day.isoweekday()) % 7
+
+
+def _next_weekday(m: re.Match[str], day: dt.date) -> int:
+    """下周六 / next Saturday: that weekday of the next calendar week (下下周六: the one after)."""
+    target = 7 if m["wd"] in ("日", "天") else int(m["wd"])
+    weeks = 2 if m.group(0).startswith("下下") else 1
+    return 7 * weeks - day.isoweekday() + target
+
+
+_EN_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sept", "sep"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ),
+        1,
+    )
+    for name in names
+}
+_EN_MONTH = "(?P<mon>" + "|".join(sorted(_EN_MONTHS, key=len, reverse=True)) + r")(?![a-z])"
+_EN_WEEKDAYS = {
+    name: number
+    for number, name in enumerate(
+        ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"), 1
+    )
+}
+_EN_ORDINALS = {
+    word: n
+    for n, word in enumerate(
+        "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
+        "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth".split(),
+        1,
+    )
+} | {"thirtieth": 30}
+_EN_DAY = (
+    r"(?P<d>\d{1,2}|"
+    + "|".join(_EN_ORDINALS)
+    + r"|twenty[- ](?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)|thirty[- ]first)"
+    + r"(?:st|nd|rd|th)?"
+)
+
+
+def _day_number(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    if text in _EN_ORDINALS:
+        return _EN_ORDINALS[text]
+    tens, unit = re.split(r"[- ]", text)
+    return {"twenty": 20, "thirty": 30}[tens] + _EN_ORDINALS[unit]
+
+
+def _month_number(m: re.Match[str]) -> int:
+    return _EN_MONTHS[m["mon"]] if m.groupdict().get("mon") else int(m["m"])
+
+
+def _on_date(dom: int | None = None) -> TimelineRule:
+    """Days to a day of a month said (3月15号, the fifteenth of December; mid-January: ``dom`` 15)."""
+
+    def rule(m: re.Match[str], day: dt.date) -> int | None:
+        month = _month_number(m)
+        number = dom if dom is not None else _day_number(m["d"])
+        if not 1 <= month <= 12 or not 1 <= number <= calendar.monthrange(day.year + 1, month)[1]:
+            return None
+        return (_next_date(day, month, number) - day).days
+
+    return rule
+
+
+def _en_month_end(m: re.Match[str], day: dt.date) -> int:
+    month = _EN_MONTHS[m["mon"]]
+    year = day.year if month >= day.month else day.year + 1
+    return (dt.date(year, month, calendar.monthrange(year, month)[1]) - day).days
+
+
+def _en_weekday(m: re.Match[str], day: dt.date) -> int:
+    target = _EN_WEEKDAYS[m["wd"]]
+    ahead = (target - day.isoweekday()) % 7
+    return ahead + 7 if m.group(0).startswith("next") and ahead < 7 - day.isoweekday() + 1 else ahead
 
 
 def _couple_few(m: re.Match[str], day: dt.date) -> int:
@@ -905,6 +1008,7 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], TimelineRule], ...] = tuple(
         (r"(?:(?<![a-z])a\s+)?(?P<q>couple|few)\s+(?:of\s+)?(?P<u>day|week|month)s?", _couple_few),
         (_NUM + r"\s*(?:个)?\s*多?\s*天", _times(1)),
         (r"十来天|十天左右", _days(10)),
+        (_NUM + r"\s*来\s*天", _times(1)),
         (_NUM + r"\s*days?(?![a-z])", _times(1)),
         (
             r"这周|本周|这个?星期|这个?礼拜|周末|这周末|"
@@ -919,18 +1023,32 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], TimelineRule], ...] = tuple(
         (_NUM + r"\s*(?:个)?\s*(?:周|星期|礼拜)(?![1-7日天])", _times(7)),
         (_NUM + r"\s*weeks?(?![a-z])", _times(7)),
         (r"(?:这|本)?(?:周|星期|礼拜)(?P<wd>[1-6日天])", _weekday),
-        (r"这个?月|本月|月内|this month|(?<![a-z])a month(?![a-z])", _days(30)),
+        (r"下下?个?(?:周|星期|礼拜)(?P<wd>[1-6日天])", _next_weekday),
+        (r"(?:next |this |on )?(?P<wd>" + "|".join(_EN_WEEKDAYS) + ")", _en_weekday),
+        (r"(?<![a-z])(?:a |the |next |one )?fortnight", _days(14)),
+        (r"(?<![\d.])(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*(?:号|日)", _on_date()),
+        (r"(?<![\d.])(?P<m>\d{1,2})\s*月份?\s*(?:中旬|中)", _on_date(15)),
+        (r"(?:the\s+)?" + _EN_DAY + r"\s+(?:of\s+)?" + _EN_MONTH, _on_date()),
+        (_EN_MONTH + r"\s+(?:the\s+)?" + _EN_DAY, _on_date()),
+        (r"(?:mid|middle of)[- ]?" + _EN_MONTH, _on_date(15)),
+        # A month name alone only after a preposition: "may" and "march" are also verbs.
+        (r"(?<![a-z])(?:in|by|before|end of|early|late|until|till) (?:the )?" + _EN_MONTH, _en_month_end),
+        (r"christmas|xmas", _until(12, 25)),
+        (r"(?<![a-z])a month(?![a-z])", _days(30)),
+        (r"这个?月|本月|月内|this month", _this_month_end),
         (
             r"(?:这个?|本)?月(?:底|末)|end of (?:the|this) month|before the month is out|month[- ]end",
             _this_month_end,
         ),
         (r"下个?月|next month", _days(30)),
+        (r"下个?月(?:中旬|中)|(?:the )?middle of next month|mid[- ]next month", _next_month_day(15)),
+        (r"下个?月(?:初|头)|(?:the )?(?:start|beginning) of next month|early next month", _next_month_day(1)),
         (r"半个月|(?<![\d.])0\.5个月|half a month", _days(15)),
         (r"几个月", _days(90)),
         (_NUM + r"\s*个\s*多?\s*月", _times(30)),
         (r"(?<![\d.])(?P<n>\d+)个半月", lambda m, day: round((int(m["n"]) + 0.5) * 30)),
         (_NUM + r"\s*months?(?![a-z])", _times(30)),
-        (r"(?<![\d.])(?P<m>\d{1,2})\s*月(?:份|底|中|初|前|之前|末)?", _month_end),
+        (r"(?<![\d.])(?P<m>\d{1,2})\s*月(?:份|底|初|前|之前|末)?", _month_end),
         (r"这个?季度|本季度|(?<![a-z])(?:a|one|this|the) quarter(?![a-z])", _days(90)),
         (_NUM + r"\s*个\s*季度", _times(90)),
         (r"下个?季度|next quarter", _days(180)),
@@ -946,7 +1064,7 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], TimelineRule], ...] = tuple(
         ),
         (r"明年年?中|(?:the )?middle of next year|mid[- ]next year", _next_year(7, 1)),
         (
-            r"年底|年末|年前|年内|今年|岁末|年终|this year|end of (?:the|this) year|year[ -]end|"
+            r"年底|年末|年前|年内|今年|岁末|年终(?!奖|分红)|this year|end of (?:the|this) year|year[ -]end|"
             r"by (?:the )?end of (?:the )?year",
             _year_end,
         ),
@@ -973,20 +1091,24 @@ def normalize_timeline(text: str, call_date: dt.date) -> int | None:
 
     Fixed spans: 今天/today -> 0; 马上/立刻/right away, 明天/tomorrow -> 1; 后天 -> 2; 大后天 -> 3;
     (过)几天/a few days -> 3; 尽快/asap -> 7; 这周/本周/周末/this week -> 7 (not the days left in the
-    week: DOMAIN.md); 下周/next week -> 14; 下下周 -> 21; 这个月/本月/this month -> 30;
-    下个月/next month -> 30 (DOMAIN.md); 半个月 -> 15; 一个季度 -> 90; 下个季度 -> 180;
-    半年 -> 180; 明年/next year -> 365; 最近/近期/soon -> 30.
+    week: DOMAIN.md); 下周/next week -> 14; 下下周 -> 21; 下个月/next month -> 30 (DOMAIN.md);
+    半个月 -> 15; 一个季度 -> 90; 下个季度 -> 180; 半年 -> 180; 明年/next year -> 365;
+    最近/近期/soon -> 30; a fortnight -> 14.
     Counted: N天/N days -> N; N周/N weeks -> 7N; N个月/N months -> 30N; N个季度 -> 90N;
     N年/N years -> 365N; a couple of / a few days, weeks, months -> 2 or 3 of them;
     两三天 -> 3 and 一两个月 -> 60 (a spoken range takes its upper end).
-    Dated: 月底/月末/end of the month/before the month is out -> days to the last day of the
-    call's month (like 年底); 年底/年前/年内/今年/by the end of the year -> days to 31 December
-    of the call's year; 明年底 -> to 31 December of the next year; 明年初/start of next year ->
+    Dated: 这个月/本月/this month, 月底/月末/end of the month/before the month is out -> days to
+    the last day of the call's month (like 年底); 下个月中旬/mid next month -> to the 15th of the
+    next month, 下个月初 -> to its 1st; 年底/年前/年内/今年/by the end of the year -> days to
+    31 December of the call's year; 明年底 -> to 31 December of the next year; 明年初/start of next year ->
     to 1 January; 明年年中/middle of next year -> to 1 July of the next year;
     春节(前)/过年/开年/before Chinese New Year -> days to the next Spring Festival (a table of
     its dates 2023-2032, 1 February outside it); 年后/过完年 -> that plus 15; 国庆 -> to
     1 October, 五一/劳动节 -> 1 May, 双十一 -> 11 November, 元旦 -> 1 January
-    (the next one); N月(份/底) -> to the end of that month; 周三/星期五 -> days to that weekday.
+    (the next one), Christmas -> 25 December; N月(份/底)/in January -> to the end of that month;
+    N月中(旬)/mid-January -> to its 15th; 3月15号/the fifteenth of March/March 15th -> to that day;
+    周三/星期五/Saturday -> days to that weekday; 下周六/下下周六 -> that weekday of the next week
+    (or the one after).
     No rush (不急, 还早, 再说, no rush, just looking) says no time and gives None.
     When several spans are said, the last wins: people correct themselves (这周不行，下周吧 -> 14).
     """

@@ -327,7 +327,7 @@ def test_budget_band_needs_a_bound() -> None:
         ("this week", 7),
         ("下周", 14),
         ("next week", 14),
-        ("这个月", 30),
+        ("这个月", 7),  # by the end of this month (23 Nov -> 30 Nov), like 年底
         ("next month", 30),
         ("三天内", 3),
         ("3天之内", 3),
@@ -616,4 +616,8 @@ def test_month_end_counts_the_days_left_like_year_end() -> None:
 
     assert normalize_timeline("这个月底", dt.date(2026, 11, 23)) == 7
     assert normalize_timeline("by the end of the month", dt.date(2026, 2, 10)) == 18
-    assert normalize_timeline("这个月", dt.date(2026, 11, 23)) == 30
+    # 这个月 is read as by the end of the month too, as the natural dialogues' reviewers read
+    # 我这个月得把车买了 (issue 14).
+    assert normalize_timeline("这个月", dt.date(2026, 11, 23)) == 7
+    assert normalize_timeline("this month", dt.date(2026, 11, 20)) == 10
+    assert normalize_timeline("下个月中旬", dt.date(2026, 11, 20)) == 25

@@ -25,7 +25,7 @@ from callintel.corpus.labels import CHECKPOINTS, VIOLATIONS
 from callintel.errors import ModelNotFound
 from callintel.normalize import Gazetteer, budget_band, call_currency, timeline_bucket
 from callintel.scoring import Scorecard, ScoredTurn, Scorer, load_scorecards
-from callintel.understand.conversation import Said, read_budget, read_cars
+from callintel.understand.conversation import Said, read_budget, read_cars, read_timeline
 from callintel.understand.extract import CAR_KEYS, read_mentions
 from callintel.understand.intent import combine_with_timeline
 from callintel.understand.metrics import softmax
@@ -279,7 +279,7 @@ class Understander:
             for i, t in enumerate(turns)
         ]
         scorecard = scorer.score(scored).to_dict()
-        self._read_conversation(turns, attributes)
+        self._read_conversation(turns, call_date, attributes)
         language = call_language(turns)
         for key in CAR_KEYS & attributes.keys():
             attributes[key] = [(self.gazetteer.named(v, language), e) for v, e in attributes[key]]
@@ -313,7 +313,10 @@ class Understander:
         )
 
     def _read_conversation(
-        self, turns: Sequence[CallTurn], attributes: dict[str, list[tuple[Any, AttributeEvidence]]]
+        self,
+        turns: Sequence[CallTurn],
+        call_date: dt.date,
+        attributes: dict[str, list[tuple[Any, AttributeEvidence]]],
     ) -> None:
         """Budget and cars read from the whole conversation replace the tagger's turn-level
         mentions (see ``callintel.understand.conversation``)."""
@@ -323,9 +326,11 @@ class Understander:
             return said.value, AttributeEvidence(said.turn, turn.start, turn.end, said.text, said.confidence)
 
         budget = read_budget(turns)
+        timeline = read_timeline(turns, call_date)
         interest, competitors = read_cars(turns, self.gazetteer)
         for key, found in (
             ("budget_cny", [budget] if budget else []),
+            ("purchase_timeline_days", [timeline] if timeline else []),
             ("models_of_interest", interest),
             ("competitors", competitors),
         ):

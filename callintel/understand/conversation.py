@@ -17,13 +17,14 @@ normaliser and the gazetteer:
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from callintel.normalize import Gazetteer, normalize_budget
+from callintel.normalize import Gazetteer, normalize_budget, normalize_timeline
 
 
 class Turn(Protocol):
@@ -127,7 +128,17 @@ _OWNED = re.compile(
     r"旧车|老车|开了[^，。]{0,6}年|跑了[^，。]{0,6}公里|[0-9一二三四五六七八九十]+年的|(?<![0-9])(19|20)[0-9]{2}(?![0-9])|"
     r"(?<![a-z])(my|our) (old |current |wife'?s |husband'?s )?|"
     r"(?<![a-z])(drive|driving|drives|have|got|own) (a|an|the) |"
-    r"trad(e|ing) (in )?(the|my|our|it)|part[- ]?ex",
+    r"trad(e|ing) (in )?(the|my|our|it)|part[- ]?ex|"
+    r"(儿子|女儿|老婆|老公|爱人|媳妇|爸|妈|父母|以前)((的|那|这)(台|辆|部)?|(台|辆|部))|(年|月)前(刚)?买|才买|"
+    r"去年(才)?买|刚换|"
+    r"bought (it|one|ours|mine)? ?(last year|\w+ years? ago)",
+    re.IGNORECASE,
+)
+# The customer says they will not buy (now): no model of interest unless they name one.
+_DECLINES = re.compile(
+    r"不买|已经买了|买过了|已经提了|提了|没打算|不考虑|不换|不需要|没说要买|"
+    r"not (buying|interested|looking)|already (bought|got|picked|signed)|went with|decided (on|to go)|"
+    r"no longer",
     re.IGNORECASE,
 )
 # The salesperson speaking of the customer's car: 您那台, 您的, "your".
@@ -149,16 +160,17 @@ def read_cars(turns: Sequence[Turn], gazetteer: Gazetteer) -> tuple[list[Said], 
     """
     mentions: list[tuple[int, str, str]] = []  # (turn, name, clause)
     owned: set[str] = set()
+    dealer = _dealer_brand(turns, gazetteer)
     for index, turn in enumerate(turns):
         cue = _OWNED if turn.role == "customer" else _OWNED_BY_SALES
         for clause in _car_clauses(turn.text):
-            names = gazetteer.find_models(clause)
+            names = gazetteer.find_models(clause, brand=dealer)
             if len(names) == 1 and cue.search(clause):
                 owned.add(names[0])
             mentions.extend((index, name, clause) for name in names)
     mentions = [m for m in mentions if m[1] not in owned and _brand(m[1]) not in owned]
     sales_brands = Counter(_brand(name) for index, name, _ in mentions if turns[index].role == "sales")
-    dealer = _dealer_brand(turns, gazetteer) or (sales_brands.most_common(1)[0][0] if sales_brands else None)
+    dealer = dealer or (sales_brands.most_common(1)[0][0] if sales_brands else None)
     counts = Counter(name for _, name, _ in mentions)
     models_of = {}
     for _, name, _ in mentions:
@@ -167,8 +179,11 @@ def read_cars(turns: Sequence[Turn], gazetteer: Gazetteer) -> tuple[list[Said], 
 
     interest: dict[str, Said] = {}
     competitors: dict[str, Said] = {}
+    said_by_customer: set[str] = set()
     for index, name, clause in mentions:
         name = models_of.get(name, name)  # a make alone: its model named elsewhere in the call
+        if turns[index].role == "customer":
+            said_by_customer.add(name)
         if dealer is not None and _brand(name) == dealer:
             interest.setdefault(name, Said(name, index, clause, 0.8))
         elif turns[index].role == "customer":
@@ -176,7 +191,10 @@ def read_cars(turns: Sequence[Turn], gazetteer: Gazetteer) -> tuple[list[Said], 
     if dealer is None and competitors:
         first = next(iter(competitors))
         interest[first] = competitors.pop(first)
-    return _best(interest, counts), list(competitors.values())
+    # A car only the salesperson names is of interest unless the customer says they won't buy.
+    asked = {k: v for k, v in interest.items() if k in said_by_customer or _brand(k) in said_by_customer}
+    declined = any(t.role == "customer" and _DECLINES.search(t.text) for t in turns)
+    return _best(asked if asked or declined else interest, counts), list(competitors.values())
 
 
 def _car_clauses(text: str) -> list[str]:
@@ -200,3 +218,85 @@ def _best(found: dict[str, Said], counts: Counter[str]) -> list[Said]:
     if not models:
         return []
     return [max(models, key=lambda s: (counts[s.value], -s.turn))]
+
+
+# --- Timeline -------------------------------------------------------------------------------
+
+# Buying, ordering, signing, taking delivery: what a purchase timeline is about.
+_PURCHASE = re.compile(
+    r"(?<![一确肯决固约规指特否预])定(?![位制期心义律时])|下单|锁单|订车|订单|买(?!单)|提车|提了|签|交钱|付款|办手续|"
+    r"入手|拿车|揸到|拿到车|开上|"
+    r"(?<![a-z])(buy|sign|order|deposit|purchase|pull the trigger|decide|decision|commit)|"
+    r"pick (it |her |him )?up|ready to|get (it|one|the car|her)|take (it|her|delivery)|want (it|one|her)|"
+    r"need (it|one|a car)|in the market",
+    re.IGNORECASE,
+)
+# Said without commitment: no timeline from this clause.
+_UNSURE = re.compile(
+    r"不一定|说不好|说不准|不好说|看情况|没打算|不买|不换|不考虑|没想好|"
+    r"not sure|no plans|(?<![a-z])not\b[^.]{0,12}\b(buying|planning|looking)|(?<![a-z])maybe|might not|"
+    r"no idea",
+    re.IGNORECASE,
+)
+# Times that are not of a purchase: one made already, a loan's term, how often or how far the
+# customer drives, what someone else said.
+_NOT_WHEN = re.compile(
+    r"(买|提|换)了(?!再)|刚买|才买(了|[一两三四五六七八九十半几]+(年|个月))|刚提|刚换|(年|月|天)前|息|分期|期限|贷|"
+    r"质保|保修|每|跑|公里|开了|用了|"
+    r"那边说|他们说|人家说|听说|"
+    r"(?<![a-z])(bought|had it|owned)|ago(?![a-z])|per (week|month|year)|a (week|month|year)(?! from)|"
+    r"times a|warranty|miles|(?<![a-z])km|they said|they told",
+    re.IGNORECASE,
+)
+# Waiting for something before buying: 等过完年吧, 等一月底分红下来再说, "once we've sold the house".
+_WAITING = re.compile(
+    r"等[^，。]{0,14}(再|才|吧|了)|到时候|(?<![a-z])(once|after|when) (we|i)\b", re.IGNORECASE
+)
+# Deciding now, with no time said: 那我定了, "we'll take it" (today).
+_DECIDED = re.compile(
+    r"(我|我们|那)(就)?定了|就定(了|这台|这个)|就这台了|签吧|"
+    r"(?<![a-z])(we'll|i'll|we will|i will) take (it|her)|let'?s do (it|this)(?![a-z])|where do i sign",
+    re.IGNORECASE,
+)
+# 当场/on the spot: the time of the visit the customer speaks of, not of the call.
+_ON_THE_SPOT = re.compile(r"当场|现场|on the spot|then and there", re.IGNORECASE)
+_WHEN = re.compile(
+    r"什么时候|啥时候|打算.{0,4}(买|定|提|换)|多久|哪天|要是.{0,6}(定|买)|"
+    r"when (are|were|do|would|will) you|time ?frame|how soon|when.{0,20}(buy|move|pull|sign|decide)",
+    re.IGNORECASE,
+)
+
+
+def read_timeline(turns: Sequence[Turn], call_date: dt.date) -> Said | None:
+    """When the customer means to buy, in days from the call: a time the customer gives for
+    buying, ordering or taking delivery (今天就定, "we'll sign tomorrow"), or in answer to the
+    salesperson's question about when; never a time for anything else (周末回老家, "a few times
+    a year"), nor one said without commitment (明年也不一定). The strongest, then the latest."""
+    best: tuple[int, int, Said] | None = None
+    for index, turn in enumerate(turns):
+        if turn.role != "customer":
+            continue
+        previous = next((t for t in reversed(turns[:index]) if t.role == "sales"), None)
+        asked = previous is not None and bool(_WHEN.search(previous.text))
+        everything = _clauses(turn.text)
+        buying = any(_PURCHASE.search(c) for c in everything)
+        for clause in everything:
+            if _UNSURE.search(clause) or _NOT_WHEN.search(clause):
+                continue
+            days = normalize_timeline(clause, call_date)
+            if _ON_THE_SPOT.search(clause):
+                days = normalize_timeline(_ON_THE_SPOT.sub(" ", turn.text), call_date) or days
+            if days is None and _DECIDED.search(clause):
+                days = 0
+            if days is None:
+                continue
+            if _PURCHASE.search(clause) or _DECIDED.search(clause):
+                strength = 3
+            elif buying or asked or _WAITING.search(clause):
+                strength = 2 if buying or _WAITING.search(clause) else 1
+            else:
+                continue
+            said = Said(days, index, clause, (0.6, 0.75, 0.9)[strength - 1])
+            if best is None or (strength, index) >= best[:2]:
+                best = (strength, index, said)
+    return best[2] if best else None
