@@ -25,9 +25,10 @@ from callintel.corpus.labels import CHECKPOINTS, VIOLATIONS
 from callintel.errors import ModelNotFound
 from callintel.normalize import Gazetteer, budget_band, call_currency, timeline_bucket
 from callintel.scoring import Scorecard, ScoredTurn, Scorer, load_scorecards
-from callintel.understand.conversation import Said, read_budget, read_cars, read_timeline
+from callintel.understand.conversation import Said, read_budget, read_cars, read_declined, read_timeline
 from callintel.understand.extract import CAR_KEYS, read_mentions
-from callintel.understand.intent import combine_with_timeline
+from callintel.understand.intent import customer_characters
+from callintel.understand.intent import grade_probabilities as grade_probabilities_of
 from callintel.understand.metrics import softmax
 from callintel.understand.tasks import (
     CUSTOMER_SEPARATOR,
@@ -289,11 +290,13 @@ class Understander:
         merged = {key: _merge(key, values) for key, values in attributes.items()}
         intent_labels = [self.intent.config.id2label[i] for i in range(self.intent.config.num_labels)]
         timeline = merged.get("purchase_timeline_days")
-        grade_probabilities = combine_with_timeline(
+        grade_probabilities = grade_probabilities_of(
             softmax(outputs["intent"][0] / self.temperature),
             intent_labels,
             None if timeline is None else int(timeline.value),
             getattr(self.intent.config, "timeline_reliability", None),
+            declined=read_declined(turns) is not None,
+            customer_characters=customer_characters([t.text for t in turns if t.role == "customer"]),
         )
         intent = IntentResult(
             grade=intent_labels[int(np.argmax(grade_probabilities))],

@@ -148,6 +148,16 @@ _OWNED_BY_SALES = re.compile(
 _CAR_CLAUSE = re.compile(r"[^，。！？；!?;\n—]+?(?:[,.](?=\s|$)|$|(?=[，。！？；!?;\n—]))")
 
 
+def read_declined(turns: Sequence[Turn]) -> Said | None:
+    """The customer's turn saying they will not buy (now): 不买, 已经买了, "went with the Ioniq"."""
+    for index, turn in enumerate(turns):
+        if turn.role == "customer":
+            found = _DECLINES.search(turn.text)
+            if found:
+                return Said(True, index, found.group(0), 0.9)
+    return None
+
+
 def read_cars(turns: Sequence[Turn], gazetteer: Gazetteer) -> tuple[list[Said], list[Said]]:
     """The models of interest and the competitors named in a call, each with the turn that
     decided it.
