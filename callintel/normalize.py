@@ -1031,6 +1031,8 @@ _TIMELINE_RULES: tuple[tuple[re.Pattern[str], TimelineRule], ...] = tuple(
         (r"(?:the\s+)?" + _EN_DAY + r"\s+(?:of\s+)?" + _EN_MONTH, _on_date()),
         (_EN_MONTH + r"\s+(?:the\s+)?" + _EN_DAY, _on_date()),
         (r"(?:mid|middle of)[- ]?" + _EN_MONTH, _on_date(15)),
+        # Not before a month: its first day ("not buying till March").
+        (r"(?<![a-z])(?:till|until|til|before) (?:the )?" + _EN_MONTH, _on_date(1)),
         # A month name alone only after a preposition: "may" and "march" are also verbs.
         (r"(?<![a-z])(?:in|by|before|end of|early|late|until|till) (?:the )?" + _EN_MONTH, _en_month_end),
         (r"christmas|xmas", _until(12, 25)),

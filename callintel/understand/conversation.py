@@ -244,8 +244,9 @@ _PURCHASE = re.compile(
 # Said without commitment: no timeline from this clause.
 _UNSURE = re.compile(
     r"不一定|说不好|说不准|不好说|看情况|没打算|不买|不换|不考虑|没想好|"
-    r"not sure|no plans|(?<![a-z])not\b[^.]{0,12}\b(buying|planning|looking)|(?<![a-z])maybe|might not|"
-    r"no idea",
+    r"not sure|no plans|"
+    r"(?<![a-z])not\b[^.]{0,12}\b(buying|planning|looking)(?! \w* ?(till|until|til|before))|"
+    r"(?<![a-z])maybe|might not|no idea|can.?t (really )?do (anything|it) today|not today",
     re.IGNORECASE,
 )
 # Times that are not of a purchase: one made already, a loan's term, how often or how far the
@@ -260,12 +261,17 @@ _NOT_WHEN = re.compile(
 )
 # Waiting for something before buying: 等过完年吧, 等一月底分红下来再说, "once we've sold the house".
 _WAITING = re.compile(
-    r"等[^，。]{0,14}(再|才|吧|了)|到时候|(?<![a-z])(once|after|when) (we|i)\b", re.IGNORECASE
+    r"等[^，。]{0,14}(再|才|吧|了)|到时候|(?<![a-z])(once|after|when|till|til|until) (we|i)\b|"
+    # The day the car they have now must go: a lease that ends, a company car handed back, the MOT.
+    r"租期|到期|timing|sorted by|goes back|(lease|contract)[^.]{0,30}(ends|finishes|runs out|is up)|"
+    r"(mot|rego|registration) is (up|due)",
+    re.IGNORECASE,
 )
 # Deciding now, with no time said: 那我定了, "we'll take it" (today).
 _DECIDED = re.compile(
     r"(我|我们|那)(就)?定了|就定(了|这台|这个)|就这台了|签吧|"
-    r"(?<![a-z])(we'll|i'll|we will|i will) take (it|her)|let'?s do (it|this)(?![a-z])|where do i sign",
+    r"(?<![a-z])(we'll|i'll|we will|i will) take (it|her)|let'?s do (it|this)(?![a-z])|where do i sign|"
+    r"(?<![a-z])(i think )?(we|i)('ll| will)? do it(?![a-z])|go ahead with",
     re.IGNORECASE,
 )
 # 当场/on the spot: the time of the visit the customer speaks of, not of the call.
