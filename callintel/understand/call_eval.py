@@ -3,8 +3,9 @@
 Each labelled call goes through ``Understander.understand`` (scorecards, lexicon, normaliser,
 grade) and the result is compared with what a careful person wrote down for the call:
 
-- **checkpoints**: passed or not, per call (P/R/F1 per checkpoint, macro-F1), and whether the
-  turn a passed checkpoint cites is one the reviewer marked;
+- **checkpoints**: passed or not, per call (P/R/F1 per checkpoint, macro-F1), where the call's
+  scorecard judges the checkpoint (one it disables, like the walkaround on an outbound call, is
+  left out), and whether the turn a passed checkpoint cites is one the reviewer marked;
 - **violations**, as the scorecards decide: a (turn, type) found against the labelled ones (P/R
   per type and over all types) and the share of calls without a violation that get one;
 - **attributes**: the call's value per key is *right* when it equals the label, a key not said
@@ -105,6 +106,7 @@ def canonical(key: str, value: Any) -> Any:
 class _Decided:
     call: LabelledCall
     passed: frozenset[str]
+    judged: frozenset[str]  # the checkpoints the call's scorecard has enabled
     cited: Mapping[str, frozenset[int]]  # passed checkpoint -> the turns its evidence cites
     violations: frozenset[tuple[int, str]]
     attributes: Mapping[str, Any]
@@ -115,6 +117,7 @@ class _Decided:
     def of(cls, call: LabelledCall, result: Understanding) -> _Decided:
         card = result.scorecard
         passed = frozenset(k for k, c in card["checkpoints"].items() if k in CHECKPOINTS and c["passed"])
+        judged = frozenset(k for k in card["checkpoints"] if k in CHECKPOINTS)
         cited = {k: frozenset(e["turn"] for e in card["checkpoints"][k]["evidence"]) for k in passed}
         violations = frozenset((v["turn"], v["type"]) for v in card["violations"])
         uncited = sum(1 for k in passed if not cited[k])
@@ -122,12 +125,12 @@ class _Decided:
         uncited += sum(1 for a in result.attributes.values() if not a.evidence)
         attributes = {key: a.value for key, a in result.attributes.items()}
         probabilities = tuple(result.intent.probabilities.get(g, 0.0) for g in GRADES)
-        return cls(call, passed, cited, violations, attributes, probabilities, uncited)
+        return cls(call, passed, judged, cited, violations, attributes, probabilities, uncited)
 
     def errors(self) -> list[dict[str, Any]]:
         c = self.call
         out: list[dict[str, Any]] = []
-        for key in CHECKPOINTS:
+        for key in self.judged:
             if (key in c.checkpoints) != (key in self.passed):
                 out.append({"id": c.id, "what": "checkpoint", "key": key, "label": key in c.checkpoints})
         gold = {(v.turn, v.type) for v in c.violations}
@@ -156,7 +159,7 @@ class _Decided:
 
 def _score(language: str, decided: Sequence[_Decided]) -> CallScores:
     checkpoints = tuple(
-        _label_score(key, [(key in d.call.checkpoints, key in d.passed) for d in decided])
+        _label_score(key, [(key in d.call.checkpoints, key in d.passed) for d in decided if key in d.judged])
         for key in CHECKPOINTS
     )
     both = [(d, k) for d in decided for k in d.passed if k in d.call.checkpoints]

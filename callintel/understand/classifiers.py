@@ -25,7 +25,14 @@ from callintel.corpus.labels import CHECKPOINTS, VIOLATIONS
 from callintel.errors import ModelNotFound
 from callintel.normalize import Gazetteer, budget_band, call_currency, timeline_bucket
 from callintel.scoring import Scorecard, ScoredTurn, Scorer, load_scorecards
-from callintel.understand.conversation import Said, read_budget, read_cars, read_declined, read_timeline
+from callintel.understand.conversation import (
+    Said,
+    read_budget,
+    read_cars,
+    read_concern_turns,
+    read_declined,
+    read_timeline,
+)
 from callintel.understand.extract import CAR_KEYS, read_mentions
 from callintel.understand.intent import customer_characters
 from callintel.understand.intent import grade_probabilities as grade_probabilities_of
@@ -253,7 +260,7 @@ class Understander:
             for index, logits in zip(inputs["sales"], outputs["script"], strict=True)
         }
         attributes: dict[str, list[tuple[Any, AttributeEvidence]]] = {}
-        concern_turns: set[int] = set()
+        concern_turns = read_concern_turns(turns)
         bio = [self.attributes.config.id2label[i] for i in range(self.attributes.config.num_labels)]
         for index, logits, offsets in zip(
             inputs["customer"], outputs["attributes"], inputs["offsets"], strict=True

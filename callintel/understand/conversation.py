@@ -148,6 +148,29 @@ _OWNED_BY_SALES = re.compile(
 _CAR_CLAUSE = re.compile(r"[^，。！？；!?;\n—]+?(?:[,.](?=\s|$)|$|(?=[，。！？；!?;\n—]))")
 
 
+# A customer objecting, doubting or comparing: the price is high, the range short, the wait long,
+# the trade-in low, another make cheaper or better; or asking whether something is a problem.
+_CONCERN = re.compile(
+    r"担心|怕|顾虑|不放心|会不会|靠不靠谱|贵|价.{0,5}(高|超)|超了|超预算|有点超|便宜|不够|不方便|装不了|头疼|在意|"
+    r"掉电|衰减|等(多久|太久|那么久|很久)|排队|太(小|挤|硬|吵|晚|慢|少|复杂)|纠结|犹豫|没底|咋整|着火|晃|不太|"
+    r"低了|才[^，。]{0,4}(万|千)|也看了|还看了|也在看|还在看|看过|跟.{0,10}比|比.{0,8}(好|强|大|省|便宜|有劲)|"
+    r"真的假的|忽悠|[吗嘛呢][？?]|不[？?]|是不是|"
+    r"worr|concern|nervous|afraid|not sure|too (expensive|much|small|slow|long|pricey)|"
+    r"over (budget|our|my|forty|\d)|cheaper|pricey|the (thing|problem|catch|issue) is|what about|how long|"
+    r"hidden fees|doesn.?t (fit|work)|can.?t (afford|charge)|no (garage|charger)|rattl|reliab|"
+    r"better (on|than)|than (yours|this|the)|compared|"
+    r"(?<![a-z])vs|looked at|also looking|quoted|offered|beat|match|hoping for|thinking like|told me|"
+    r"right\?|isn.?t it\?|though\b",
+    re.IGNORECASE,
+)
+
+
+def read_concern_turns(turns: Sequence[Turn]) -> set[int]:
+    """The customer turns that voice a concern or an objection (the sales turns after them are
+    where objection handling is judged)."""
+    return {i for i, t in enumerate(turns) if t.role == "customer" and _CONCERN.search(t.text)}
+
+
 def read_declined(turns: Sequence[Turn]) -> Said | None:
     """The customer's turn saying they will not buy (now): 不买, 已经买了, "went with the Ioniq"."""
     for index, turn in enumerate(turns):
