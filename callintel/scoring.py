@@ -46,7 +46,11 @@ class _Config(BaseModel):
 
 
 class CheckpointConfig(_Config):
-    """One of the nine standard checkpoints on a scorecard."""
+    """One of the nine standard checkpoints on a scorecard.
+
+    A sales turn realises it when the classifier reaches the threshold or when one of its cues
+    (``keywords``/``patterns``, and those of the scorecard's ``checkpoint_lexicon``) matches.
+    """
 
     label: str = Field(min_length=1)
     weight: float = Field(ge=0)
@@ -57,6 +61,13 @@ class CheckpointConfig(_Config):
     # customer_concern: judged only when a customer voiced a concern, on the sales turns
     # after it; otherwise left out of the weight total rather than failed.
     applies_when: AppliesWhen = "always"
+    keywords: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return ViolationCues._compiles(value)
 
 
 class ViolationCues(_Config):
@@ -127,6 +138,8 @@ class Scorecard(_Config):
     custom_checkpoints: tuple[CustomCheckpointConfig, ...] = ()
     # A lexicon file beside the scorecard whose violation cues are added to the scorecard's own.
     lexicon: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+\.lexicon\.yaml$")
+    # A lexicon file beside the scorecard whose checkpoint cues are added to the checkpoints' own.
+    checkpoint_lexicon: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+\.lexicon\.yaml$")
 
     @field_validator("version", mode="before")
     @classmethod
@@ -194,15 +207,23 @@ def _check_keys(kind: str, given: Mapping[str, Any], valid: tuple[str, ...], com
 
 
 class Lexicon(_Config):
-    """A file of violation cues shared by scorecards (``lexicon: <file>`` in a scorecard)."""
+    """A file of cues shared by scorecards: violation cues (``lexicon: <file>`` in a scorecard)
+    or checkpoint cues (``checkpoint_lexicon: <file>``)."""
 
     description: str = ""
     violations: dict[str, ViolationCues] = Field(default_factory=dict)
+    checkpoints: dict[str, ViolationCues] = Field(default_factory=dict)
 
     @field_validator("violations")
     @classmethod
     def _known(cls, value: dict[str, ViolationCues]) -> dict[str, ViolationCues]:
         _check_keys("violation", value, VIOLATIONS)
+        return value
+
+    @field_validator("checkpoints")
+    @classmethod
+    def _known_checkpoints(cls, value: dict[str, ViolationCues]) -> dict[str, ViolationCues]:
+        _check_keys("checkpoint", value, CHECKPOINTS)
         return value
 
 
@@ -246,16 +267,27 @@ def parse_scorecard(raw: Mapping[str, Any], path: Path) -> Scorecard:
     card = _validate(Scorecard, raw, path, "scorecard")
     if card.scenario != path.stem:
         raise ConfigError(f"invalid scorecard {path}: scenario {card.scenario!r} must match the file name")
-    if card.lexicon is None:
-        return card
-    lexicon = load_lexicon(path.parent / card.lexicon)
-    violations = {}
-    for key, own in card.violations.items():
-        shared = lexicon.violations.get(key, ViolationCues())
-        violations[key] = own.model_copy(
-            update={"keywords": own.keywords + shared.keywords, "patterns": own.patterns + shared.patterns}
+    if card.lexicon is not None:
+        shared = load_lexicon(path.parent / card.lexicon).violations
+        card = card.model_copy(update={"violations": _with_cues(card.violations, shared)})
+    if card.checkpoint_lexicon is not None:
+        shared = load_lexicon(path.parent / card.checkpoint_lexicon).checkpoints
+        card = card.model_copy(update={"checkpoints": _with_cues(card.checkpoints, shared)})
+    return card
+
+
+_Cued = TypeVar("_Cued", ViolationConfig, CheckpointConfig)
+
+
+def _with_cues(items: dict[str, _Cued], shared: Mapping[str, ViolationCues]) -> dict[str, _Cued]:
+    """Each item with the lexicon's cues for its key added after its own."""
+    out = {}
+    for key, own in items.items():
+        cues = shared.get(key, ViolationCues())
+        out[key] = own.model_copy(
+            update={"keywords": own.keywords + cues.keywords, "patterns": own.patterns + cues.patterns}
         )
-    return card.model_copy(update={"violations": violations})
+    return out
 
 
 def load_scorecards(models_dir: Path | str) -> dict[str, Scorecard]:
@@ -434,10 +466,9 @@ class Scorer:
             c.key: tuple((k, _keyword_pattern(k)) for k in c.keywords if k.strip())
             for c in scorecard.custom_checkpoints
         }
-        self._cues = {
-            key: tuple((k, _keyword_pattern(k)) for k in v.keywords if k.strip())
-            + tuple((p, re.compile(p)) for p in v.patterns)
-            for key, v in scorecard.violations.items()
+        self._cues = {key: _compile_cues(v.keywords, v.patterns) for key, v in scorecard.violations.items()}
+        self._checkpoint_cues = {
+            key: _compile_cues(c.keywords, c.patterns) for key, c in scorecard.checkpoints.items()
         }
         if embed is None:
             for c in scorecard.custom_checkpoints:
@@ -469,7 +500,12 @@ class Scorer:
                 continue
             applicable, candidates = pool(cp.applies_when)
             threshold = card.threshold_of(key)
-            hits = [_Hit(t, p, p >= threshold) for t in candidates for p in [t.checkpoints.get(key, 0.0)]]
+            hits = []
+            for t in candidates:
+                p = t.checkpoints.get(key, 0.0)
+                matched = None if p >= threshold else self._first_cue(self._checkpoint_cues[key], t.text)
+                # A cue is the QA team's own rule: it counts as certain, like a custom keyword.
+                hits.append(_Hit(t, 1.0 if matched else p, p >= threshold or matched is not None, matched))
             results[key] = _judge(hits, applicable, cp.required, cp.weight, cp.label, custom=False)
 
         customs = [c for c in card.custom_checkpoints if c.enabled]
@@ -511,8 +547,14 @@ class Scorer:
 
     def violation_cue(self, vtype: str, text: str) -> str | None:
         """The first of the violation's keywords or patterns found in ``text``, if any."""
+        return self._first_cue(self._cues[vtype], text)
+
+    @staticmethod
+    def _first_cue(cues: tuple[tuple[str, re.Pattern[str]], ...], text: str) -> str | None:
+        if not cues:
+            return None
         flat = _flatten(text)
-        return next((cue for cue, pattern in self._cues[vtype] if pattern.search(flat)), None)
+        return next((cue for cue, pattern in cues if pattern.search(flat)), None)
 
     def _violations(self, turns: Sequence[ScoredTurn]) -> tuple[ViolationResult, ...]:
         found: list[tuple[int, int, ViolationResult]] = []
@@ -607,6 +649,14 @@ def _flatten(text: str) -> str:
     # around Latin words (车主 APP, 领克 08). Applied to keywords and turns alike.
     text = to_simplified(unicodedata.normalize("NFKC", text)).lower()
     return _CJK_GAP.sub("", re.sub(r"\s+", " ", text).strip())
+
+
+def _compile_cues(
+    keywords: Sequence[str], patterns: Sequence[str]
+) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return tuple((k, _keyword_pattern(k)) for k in keywords if k.strip()) + tuple(
+        (p, re.compile(p)) for p in patterns
+    )
 
 
 def _keyword_pattern(keyword: str) -> re.Pattern[str]:
