@@ -31,7 +31,9 @@ from callintel.understand.conversation import (
     read_cars,
     read_concern_turns,
     read_declined,
+    read_payment,
     read_timeline,
+    read_trade_in,
 )
 from callintel.understand.extract import CAR_KEYS, read_mentions
 from callintel.understand.intent import customer_characters
@@ -337,10 +339,14 @@ class Understander:
 
         budget = read_budget(turns)
         timeline = read_timeline(turns, call_date)
+        payment = read_payment(turns)
+        trade_in = read_trade_in(turns)
         interest, competitors = read_cars(turns, self.gazetteer)
         for key, found in (
             ("budget_cny", [budget] if budget else []),
             ("purchase_timeline_days", [timeline] if timeline else []),
+            ("payment", [payment] if payment else []),
+            ("trade_in", [trade_in] if trade_in else []),
             ("models_of_interest", interest),
             ("competitors", competitors),
         ):

@@ -339,3 +339,81 @@ def read_timeline(turns: Sequence[Turn], call_date: dt.date) -> Said | None:
             if best is None or (strength, index) >= best[:2]:
                 best = (strength, index, said)
     return best[2] if best else None
+
+
+# --- Payment and trade-in -------------------------------------------------------------------
+
+_PAYMENT: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (value, re.compile(pattern, re.IGNORECASE))
+    for value, pattern in (
+        (
+            "lease",
+            r"租赁|以租代购|(?<![a-z])leas(e|ing)(?! (car|runs|ends|finishes|is up|through the company))|"
+            r"novated|salary sacrifice|contract hire|(?<![a-z])pch(?![a-z])",
+        ),
+        (
+            "full",
+            r"全款|一次性付|付清|不(想|要|整|用|打算)?贷款|现金(买|付)|(?<![a-z])cash(?! ?back)|outright|"
+            r"pay(ing)? in full|no finance|(don.?t|do not) (want|need) (any )?financ",
+        ),
+        (
+            "loan",
+            r"贷款|分期|按揭|月供|首付|零首付|(?<![a-z])financ(e|ing)|(?<![a-z])loan|(?<![a-z])apr(?![a-z])|"
+            r"(?<![a-z])pcp(?![a-z])|(?<![a-z])hp deal|my payment|a month|per month|monthly|"
+            r"put [^.]{0,12} down",
+        ),
+    )
+)
+
+
+def read_payment(turns: Sequence[Turn]) -> Said | None:
+    """How the customer will pay (``full``, ``loan``, ``lease``), from their own words: a lease
+    named wins, then paying in full said outright (全款, 不贷款, "we'll pay cash", which asking
+    about a monthly figure does not undo), then any talk of a loan (月供, 首付, "what's the monthly")."""
+    found: dict[str, Said] = {}
+    for index, turn in enumerate(turns):
+        if turn.role != "customer":
+            continue
+        for clause in _clauses(turn.text):
+            for value, pattern in _PAYMENT:
+                if pattern.search(clause):
+                    found.setdefault(value, Said(value, index, clause, 0.8))
+                    break
+    return next((found[v] for v in ("lease", "full", "loan") if v in found), None)
+
+
+_NO_TRADE = re.compile(
+    r"没(有)?旧车|不置换|不卖|不换(掉)?(旧|那)|留给|自己留着|没(有)?车|第一(台|辆)车|"
+    r"nothing to trade|not trading|no trade|(not|n.t) (part[- ]?ex|trad)\w*|keep(ing)? (it|the|my|her)|"
+    r"turning (it|the \w+) (back|in) to|hand(ing)? (it )?back|goes back|first car",
+    re.IGNORECASE,
+)
+_TRADE = re.compile(
+    r"置换|旧车|评估|抵(掉|一部分)?|卖(掉|给你们)|收(我|旧)|能给(多少|到)|"
+    r"trade[- ]?in|trade (it|that|the|my|mine)|trading (it|the|my|in)|part[- ]?ex|give (me|us) for|"
+    r"get for (the|my|our|it)|take (my|our) |value (my|our|it)|valuation|appraise",
+    re.IGNORECASE,
+)
+# The salesperson putting a figure on the customer's car: a valuation has been done.
+_VALUED = re.compile(
+    r"(评估|估|给到|能给|评)[^，。]{0,10}(万|千)|(valued|appraised|he.?s at|they.?re at|got your \w+ at|"
+    r"at (\d|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen)\w*"
+    r" (thousand|grand|hundred))",
+    re.IGNORECASE,
+)
+
+
+def read_trade_in(turns: Sequence[Turn]) -> Said | None:
+    """Whether the customer trades in a car: said no (没旧车, "nothing to trade in") is False;
+    their asking for or disputing a valuation (置换, 三万一低了吧, "what would you give me for
+    it"), or the salesperson's valuation of their car, is True; the customer's word comes last."""
+    found: Said | None = None
+    for index, turn in enumerate(turns):
+        for clause in _clauses(turn.text):
+            if turn.role == "customer" and _NO_TRADE.search(clause):
+                found = Said(False, index, clause, 0.8)
+            elif turn.role == "customer" and _TRADE.search(clause):
+                found = Said(True, index, clause, 0.8)
+            elif turn.role == "sales" and _VALUED.search(clause) and (found is None or found.value):
+                found = found or Said(True, index, clause, 0.7)
+    return found
