@@ -1499,6 +1499,15 @@ _HOUSEHOLD: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
 )
 
 
+_HOUSEHOLD_WORD = re.compile(
+    r"孩子|娃|小孩|儿子|女儿|老婆|老公|爱人|媳妇|妻子|丈夫|父母|爸|妈|老人|家|口人|夫妻|两口|结婚|单身|怀孕|宝宝|"
+    r"孙|兄弟|姐妹|女朋友|男朋友|对象|猫|狗|宠物|"
+    r"(?<![a-z])(kids?|child(ren)?|sons?|daughters?|wife|husband|partner|family|parents|mum|mom|dad|baby|"
+    r"married|single|pregnant|grand\w*|teen\w*|dogs?|cats?|girlfriend|boyfriend|couple|twins|toddler)(?![a-z])",
+    re.IGNORECASE,
+)
+
+
 def normalize_household(text: str) -> str | None:
     """A short household description (DOMAIN.md: 两个孩子, 三代同堂).
 
@@ -1513,7 +1522,8 @@ def normalize_household(text: str) -> str | None:
         if pattern.search(prepared):
             return zh if chinese else en
     stripped = to_simplified(unicodedata.normalize("NFKC", text)).strip(" \t\r\n,.;:!?，。；：！？、…")
-    return stripped or None
+    # Kept as said only when it speaks of people or pets at home: "guys" or "一下" is no household.
+    return stripped if stripped and _HOUSEHOLD_WORD.search(stripped) else None
 
 
 def normalize(

@@ -621,3 +621,9 @@ def test_month_end_counts_the_days_left_like_year_end() -> None:
     assert normalize_timeline("这个月", dt.date(2026, 11, 23)) == 7
     assert normalize_timeline("this month", dt.date(2026, 11, 20)) == 10
     assert normalize_timeline("下个月中旬", dt.date(2026, 11, 20)) == 25
+
+
+@pytest.mark.parametrize("text", ["guys", "you guys", "一下", "那个", "okay so"])
+def test_words_that_name_nobody_are_no_household(text: str) -> None:
+    # The demo call's tagger span "guys" was reported as the household (issue 14).
+    assert normalize_household(text) is None
