@@ -48,6 +48,7 @@ _CLAUSE = re.compile(r"(?:[^，。！？；!?;\n—.]|\.(?!\s|$))+")
 _SPACE_CLAUSE = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
 _BUDGET_CUE = re.compile(
     r"预算|价位|心理价|心里价|价格区间|打算花|准备花|想花|能花|控制在|以内|之内|不超|别超|不能超|最多|顶多|"
+    r"能拿出|拿得出|掏得出|手上(大概|有|就)?|能接受|接受的|准备了|攒了|存了|"
     r"多一分|说好了|budget|price range|(?<![a-z])spend|(?<![a-z])(stay|keep it|come in) (under|below)|"
     r"our (number|limit|max)|my (number|limit|max)|hard number|(?<![a-z])tops(?![a-z])|no more than|"
     r"(?<![a-z])under (\w+ )?(grand|thousand|\d)|(?<![a-z])max(imum)?(?![a-z])|go (much )?past|ceiling|"
@@ -261,7 +262,7 @@ _PURCHASE = re.compile(
     r"入手|拿车|揸到|拿到车|开上|"
     r"(?<![a-z])(buy|sign|order|deposit|purchase|pull the trigger|decide|decision|commit)|"
     r"pick (it |her |him )?up|ready to|get (it|one|the car|her)|take (it|her|delivery)|want (it|one|her)|"
-    r"need (it|one|a car)|in the market",
+    r"need (one|a car|a new)|in the market",
     re.IGNORECASE,
 )
 # Said without commitment: no timeline from this clause.
@@ -275,9 +276,12 @@ _UNSURE = re.compile(
 # Times that are not of a purchase: one made already, a loan's term, how often or how far the
 # customer drives, what someone else said.
 _NOT_WHEN = re.compile(
-    r"(买|提|换)了(?!再)|刚买|才买(了|[一两三四五六七八九十半几]+(年|个月))|刚提|刚换|(年|月|天)前|息|分期|期限|贷|"
+    r"(已经|刚|才|早就|上个?(礼拜|周|星期|月)|去年|前几天|前两天|在[^，。]{0,6})[^，。]{0,6}(买|提|换)了|"
+    r"(买|提|换)了[^，。]{0,3}(年|个月)|刚买|才买(了|[一两三四五六七八九十半几]+(年|个月))|刚提|刚换|(年|月|天)前|"
+    r"息|分期|期限|贷|"
     r"质保|保修|每|跑|公里|开了|用了|"
-    r"那边说|他们说|人家说|听说|"
+    r"那边说|他们说|人家说|听说|多久|什么时候|啥时候|"
+    r"how soon|how long|when can|"
     r"(?<![a-z])(bought|had it|owned)|ago(?![a-z])|per (week|month|year)|a (week|month|year)(?! from)|"
     r"times a|warranty|miles|(?<![a-z])km|they said|they told",
     re.IGNORECASE,
@@ -293,8 +297,20 @@ _WAITING = re.compile(
 # Deciding now, with no time said: 那我定了, "we'll take it" (today).
 _DECIDED = re.compile(
     r"(我|我们|那)(就)?定了|就定(了|这台|这个)|就这台了|签吧|"
-    r"(?<![a-z])(we'll|i'll|we will|i will) take (it|her)|let'?s do (it|this)(?![a-z])|where do i sign|"
-    r"(?<![a-z])(i think )?(we|i)('ll| will)? do it(?![a-z])|go ahead with",
+    r"(?<![a-z])(we'll|i'll|we will|i will) take (it|her)|where do i sign",
+    re.IGNORECASE,
+)
+# Agreeing (let's do it, 行): a decision to buy only when the salesperson's turn before or after
+# is about the purchase (a deposit, the order); otherwise it may be a service booking.
+_AGREED = re.compile(
+    r"(?<![a-z])let'?s do (it|this)(?![a-z])|(?<![a-z])(i think )?(we|i)('ll| will)? do it(?![a-z])|"
+    r"go ahead with",
+    re.IGNORECASE,
+)
+# The customer's own plan, said as such: 估计年底前吧, 怎么也得开年, "we're probably looking at March".
+_PLAN = re.compile(
+    r"估计|估摸|打算|计划|怎么也得|准备|预计|想(在|等)?|(?<![a-z])(i|we)('re|'d| are| would)? "
+    r"(probably|likely|hoping|planning|reckon|think|looking at)",
     re.IGNORECASE,
 )
 # 当场/on the spot: the time of the visit the customer speaks of, not of the call.
@@ -319,20 +335,23 @@ def read_timeline(turns: Sequence[Turn], call_date: dt.date) -> Said | None:
         asked = previous is not None and bool(_WHEN.search(previous.text))
         everything = _clauses(turn.text)
         buying = any(_PURCHASE.search(c) for c in everything)
+        following = next((t for t in turns[index + 1 :] if t.role == "sales"), None)
+        deal = any(t is not None and _PURCHASE.search(t.text) for t in (previous, following))
         for clause in everything:
             if _UNSURE.search(clause) or _NOT_WHEN.search(clause):
                 continue
             days = normalize_timeline(clause, call_date)
             if _ON_THE_SPOT.search(clause):
                 days = normalize_timeline(_ON_THE_SPOT.sub(" ", turn.text), call_date) or days
-            if days is None and _DECIDED.search(clause):
+            decided = bool(_DECIDED.search(clause) or (deal and _AGREED.search(clause)))
+            if days is None and decided:
                 days = 0
             if days is None:
                 continue
-            if _PURCHASE.search(clause) or _DECIDED.search(clause):
+            if _PURCHASE.search(clause) or decided:
                 strength = 3
-            elif buying or asked or _WAITING.search(clause):
-                strength = 2 if buying or _WAITING.search(clause) else 1
+            elif buying or asked or _WAITING.search(clause) or _PLAN.search(clause):
+                strength = 2 if buying or _WAITING.search(clause) or _PLAN.search(clause) else 1
             else:
                 continue
             said = Said(days, index, clause, (0.6, 0.75, 0.9)[strength - 1])
