@@ -761,7 +761,8 @@ _CURRENCY_REGION: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 def call_currency(text: str) -> str:
     """The ISO 4217 code a call's amounts are in: a currency it names (£, quid, 元, bucks),
     else the one of the market its words belong to (drive away: AUD; part-ex: GBP; gas,
-    dollars: USD); a Chinese call is in yuan, an English call with no clue in USD."""
+    dollars: USD); a Chinese call, or an English call with no clue at all, is in yuan (the
+    China-market English of the corpus)."""
     if re.search(f"[{_CJK}]", text) and len(re.findall(f"[{_CJK}]", text)) * 2 > len(
         re.findall("[A-Za-z]", text)
     ):
@@ -771,7 +772,7 @@ def call_currency(text: str) -> str:
         best = max(counts, key=lambda code: counts[code])
         if counts[best]:
             return best
-    return "USD"
+    return "CNY"
 
 
 def budget_band(low: int | None, high: int | None, currency: str = "CNY") -> str:

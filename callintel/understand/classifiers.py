@@ -27,6 +27,7 @@ from callintel.normalize import Gazetteer, budget_band, call_currency, timeline_
 from callintel.scoring import Scorecard, ScoredTurn, Scorer, load_scorecards
 from callintel.understand.conversation import (
     Said,
+    plausible,
     read_budget,
     read_cars,
     read_concern_turns,
@@ -299,12 +300,13 @@ class Understander:
         merged = {key: _merge(key, values) for key, values in attributes.items()}
         intent_labels = [self.intent.config.id2label[i] for i in range(self.intent.config.num_labels)]
         timeline = merged.get("purchase_timeline_days")
+        declined = read_declined(turns)
         grade_probabilities = grade_probabilities_of(
             softmax(outputs["intent"][0] / self.temperature),
             intent_labels,
             None if timeline is None else int(timeline.value),
             getattr(self.intent.config, "timeline_reliability", None),
-            declined=read_declined(turns) is not None,
+            declined=None if declined is None else str(declined.value),
             customer_characters=customer_characters([t.text for t in turns if t.role == "customer"]),
         )
         intent = IntentResult(
@@ -330,8 +332,10 @@ class Understander:
         call_date: dt.date,
         attributes: dict[str, list[tuple[Any, AttributeEvidence]]],
     ) -> None:
-        """Budget and cars read from the whole conversation replace the tagger's turn-level
-        mentions (see ``callintel.understand.conversation``)."""
+        """Budget, timeline, payment, trade-in and cars read from the whole conversation replace
+        the tagger's turn-level mentions (see ``callintel.understand.conversation``); where the
+        readers find no budget or timeline, the tagger's that the conversation does not rule
+        out are kept."""
 
         def evidence(said: Said) -> tuple[Any, AttributeEvidence]:
             turn = turns[said.turn]
@@ -350,9 +354,13 @@ class Understander:
             ("models_of_interest", interest),
             ("competitors", competitors),
         ):
-            attributes.pop(key, None)
+            tagged = attributes.pop(key, [])
             if found:
                 attributes[key] = [evidence(s) for s in found]
+            elif key == "purchase_timeline_days":
+                kept = [(v, e) for v, e in tagged if plausible(key, turns[e.turn], e.text)]
+                if kept:
+                    attributes[key] = kept
 
     def _sentiments(self, customer: Sequence[int], logits: Sequence[np.ndarray]) -> tuple[TurnSentiment, ...]:
         """A TurnSentiment per customer turn (``turn``: its index in the call's turns)."""

@@ -138,8 +138,15 @@ _OWNED = re.compile(
 # The customer says they will not buy (now): no model of interest unless they name one.
 _DECLINES = re.compile(
     r"不买|已经买了|买过了|已经提了|提了|没打算|不考虑|不换|不需要|没说要买|"
-    r"not (buying|interested|looking)|already (bought|got|picked|signed)|went with|decided (on|to go)|"
-    r"no longer",
+    r"not (buying|interested|looking)(?! (anything )?(today|tonight|right now|yet))|"
+    r"already (bought|got|picked|signed)|went with|decided (on|to go)|no longer",
+    re.IGNORECASE,
+)
+# Lost: bought elsewhere already. Then no timeline they mention makes them a lead.
+_LOST = re.compile(
+    r"已经买了|买过了|已经提了|(在|从)[^，。]{0,8}提了|(上个?(礼拜|周|星期|月)|前几天|前两天)[^，。]{0,10}(买|提)了|"
+    r"already (bought|got|picked|signed)|went with|"
+    r"(we|i) (bought|got) (a|an|the) \w+ (last|from|at|elsewhere)",
     re.IGNORECASE,
 )
 # The salesperson speaking of the customer's car: 您那台, 您的, "your".
@@ -173,13 +180,19 @@ def read_concern_turns(turns: Sequence[Turn]) -> set[int]:
 
 
 def read_declined(turns: Sequence[Turn]) -> Said | None:
-    """The customer's turn saying they will not buy (now): 不买, 已经买了, "went with the Ioniq"."""
+    """The customer's turn saying they will not buy (now): 不买, 已经买了, "went with the Ioniq".
+    The value is ``"lost"`` when they bought elsewhere already, else ``"not now"``."""
+    found: Said | None = None
     for index, turn in enumerate(turns):
-        if turn.role == "customer":
-            found = _DECLINES.search(turn.text)
-            if found:
-                return Said(True, index, found.group(0), 0.9)
-    return None
+        if turn.role != "customer":
+            continue
+        lost = _LOST.search(turn.text)
+        if lost:
+            return Said("lost", index, lost.group(0), 0.9)
+        said = _DECLINES.search(turn.text)
+        if said and found is None:
+            found = Said("not now", index, said.group(0), 0.8)
+    return found
 
 
 def read_cars(turns: Sequence[Turn], gazetteer: Gazetteer) -> tuple[list[Said], list[Said]]:
@@ -280,7 +293,7 @@ _NOT_WHEN = re.compile(
     r"(买|提|换)了[^，。]{0,3}(年|个月)|刚买|才买(了|[一两三四五六七八九十半几]+(年|个月))|刚提|刚换|(年|月|天)前|"
     r"息|分期|期限|贷|"
     r"质保|保修|每|跑|公里|开了|用了|"
-    r"那边说|他们说|人家说|听说|多久|什么时候|啥时候|"
+    r"那边说|他们说|人家说|听说|多久|什么时候|啥时候|朋友|同事|前(一|两|几)天|不得空|没空|"
     r"how soon|how long|when can|"
     r"(?<![a-z])(bought|had it|owned)|ago(?![a-z])|per (week|month|year)|a (week|month|year)(?! from)|"
     r"times a|warranty|miles|(?<![a-z])km|they said|they told",
@@ -314,7 +327,7 @@ _PLAN = re.compile(
     re.IGNORECASE,
 )
 # 当场/on the spot: the time of the visit the customer speaks of, not of the call.
-_ON_THE_SPOT = re.compile(r"当场|现场|on the spot|then and there", re.IGNORECASE)
+_ON_THE_SPOT = re.compile(r"当场|现场|那时候|到时候|那会儿|on the spot|then and there|by then", re.IGNORECASE)
 _WHEN = re.compile(
     r"什么时候|啥时候|打算.{0,4}(买|定|提|换)|多久|哪天|要是.{0,6}(定|买)|"
     r"when (are|were|do|would|will) you|time ?frame|how soon|when.{0,20}(buy|move|pull|sign|decide)",
@@ -436,3 +449,18 @@ def read_trade_in(turns: Sequence[Turn]) -> Said | None:
             elif turn.role == "sales" and _VALUED.search(clause) and (found is None or found.value):
                 found = found or Said(True, index, clause, 0.7)
     return found
+
+
+def plausible(key: str, turn: Turn, words: str) -> bool:
+    """Whether the tagger's reading of ``words`` in ``turn`` as ``key`` survives what the
+    conversation readers know: not a trade-in, instalment or quote for a budget; not a past
+    purchase, a loan term, a frequency or an unsure remark for a timeline. Used where the
+    readers found nothing and the turn-level tagger did."""
+    clause = next((c for c in _clauses(turn.text) if words and words in c), words)
+    if turn.role != "customer":
+        return False
+    if key == "budget_cny":
+        return not _NOT_BUDGET.search(clause)
+    if key == "purchase_timeline_days":
+        return not (_UNSURE.search(clause) or _NOT_WHEN.search(clause))
+    return True

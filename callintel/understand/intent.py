@@ -24,6 +24,8 @@ on the natural dialogues every such call was graded N by its reviewer)."""
 FULL_EVIDENCE_CHARACTERS = 150
 """Customer characters (a word counts 5) at which the classifier's grade is taken at full
 weight; below, it is mixed with the uniform distribution in proportion."""
+STATED_WEIGHT = 0.8
+"""The classifier's weight beside a stated timeline (the rest uniform)."""
 UNSTATED_WEIGHT = 0.6
 """The classifier's weight when no timeline is stated: trained on generated dialogues, it is
 confidently wrong on natural ones (ECE 0.29), so the rest goes to the uniform distribution."""
@@ -62,7 +64,7 @@ def grade_probabilities(
     grades: Sequence[str],
     days: int | None,
     reliability: float | None,
-    declined: bool,
+    declined: str | None,
     customer_characters: int,
 ) -> np.ndarray:
     """The grade distribution of a call from all its evidence.
@@ -70,11 +72,15 @@ def grade_probabilities(
     A stated timeline decides most (``combine_with_timeline``). Without one, the classifier
     is tempered toward the uniform distribution, the more so the less the customer said (a
     10-second clip gives an uncertain grade, not a confident B), and a customer who says they
-    will not buy (already bought elsewhere, 不买, "not in the market") makes N likely.
+    will not buy (不买, "not in the market") makes N likely; one who bought elsewhere already
+    (``declined == "lost"``) makes N likely whatever time they mention. With a timeline the
+    classifier is tempered too, so that its certainty on a kind of talk it never saw cannot
+    outvote what the customer said.
     """
-    if days is not None:
-        return combine_with_timeline(probabilities, grades, days, reliability)
     uniform = np.full(len(grades), 1.0 / len(grades))
+    if days is not None and declined != "lost":
+        stated = STATED_WEIGHT * np.asarray(probabilities) + (1.0 - STATED_WEIGHT) * uniform
+        return combine_with_timeline(stated, grades, days, reliability)
     weight = UNSTATED_WEIGHT * min(1.0, customer_characters / FULL_EVIDENCE_CHARACTERS)
     tempered = weight * np.asarray(probabilities) + (1.0 - weight) * uniform
     if not declined or "N" not in grades:
