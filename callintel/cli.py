@@ -400,6 +400,7 @@ def evaluate(
     call_report = evaluate_calls(
         calls,
         lambda group: understander.understand_many([(c.turns, c.scenario, c.call_date) for c in group]),
+        understander.gazetteer.named,
     )
     print_call_evaluation(call_report)
     if json_out is not None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -76,9 +76,18 @@ class CallEvalReport:
         return {"groups": [asdict(g) for g in self.groups], "errors": list(self.errors)}
 
 
-def evaluate_calls(calls: Sequence[LabelledCall], understand: Understand) -> CallEvalReport:
-    """Run ``understand`` over ``calls`` and score the results call by call."""
+def evaluate_calls(
+    calls: Sequence[LabelledCall], understand: Understand, named: Callable[[str, str], str] | None = None
+) -> CallEvalReport:
+    """Run ``understand`` over ``calls`` and score the results call by call.
+
+    ``named(car, language)`` gives a labelled car name as said in the call's language (the
+    corpus labels English calls with the gazetteer's Chinese names; DOMAIN.md names a car in
+    the call's language).
+    """
     results = understand(calls)
+    if named is not None:
+        calls = [_named_cars(call, named) for call in calls]
     decided = [_Decided.of(call, result) for call, result in zip(calls, results, strict=True)]
     languages = [lang for lang in ("zh", "en") if any(c.language == lang for c in calls)]
     groups = [_score(lang, [d for d in decided if d.call.language == lang]) for lang in languages]
@@ -86,6 +95,14 @@ def evaluate_calls(calls: Sequence[LabelledCall], understand: Understand) -> Cal
         groups.append(_score("all", decided))
     errors = tuple(e for d in decided for e in d.errors())
     return CallEvalReport(tuple(groups), errors)
+
+
+def _named_cars(call: LabelledCall, named: Callable[[str, str], str]) -> LabelledCall:
+    attributes = dict(call.attributes)
+    for key in ("models_of_interest", "competitors"):
+        if key in attributes:
+            attributes[key] = [named(str(v), call.language) for v in attributes[key]]
+    return replace(call, attributes=attributes)
 
 
 def canonical(key: str, value: Any) -> Any:

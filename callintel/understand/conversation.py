@@ -68,11 +68,19 @@ _BUDGET_QUESTION = re.compile(
 _NOT_BUDGET = re.compile(
     r"月供|每个?月|首付|定金|订金|工资|收入|月薪|年薪|评估|估价|卖|收(?!入)|置换|抵|补贴|优惠|降价|便宜|"
     r"贵|报价|报了|给我报|租金|油钱|电费|公里|"
-    r"month|(?<![a-z])down(?![a-z])|deposit|trade|part[- ]?ex|for (it|the|my|our) |salary|"
+    r"month|(?<![a-z])down(?![a-z])|deposit|trade|part[- ]?ex|for (it|the|my|our)\b|salary|"
     r"(?<![a-z])pay(ment)?(?![a-z])|paid|worth|valu|miles|(?<![a-z])km|on it|cheaper|quote|cash ?back|"
     r"(?<![a-z])off(?![a-z])",
     re.IGNORECASE,
 )
+# A salesperson's turn on something else than the budget: an answer with an amount is about it,
+# unless the customer names their budget outright.
+_OTHER_TOPIC = re.compile(
+    r"评估|估价|置换|旧车|月供|首付|工资|收入|trade|part[- ]?ex|apprais|valu|monthly|a month|down payment|"
+    r"deposit|salary|want for",
+    re.IGNORECASE,
+)
+_OUTRIGHT = re.compile(r"预算|budget|price range|(?<![a-z])spend", re.IGNORECASE)
 _CAR_CODE = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z]+\s?\d+[A-Za-z+]*|\d+[A-Za-z]+\+?)(?![A-Za-z0-9])")
 
 
@@ -95,11 +103,12 @@ def read_budget(turns: Sequence[Turn]) -> Said | None:
             continue
         previous = turns[index - 1] if index > 0 and turns[index - 1].role == "sales" else None
         asked = previous is not None and bool(_BUDGET_QUESTION.search(previous.text))
+        elsewhere = previous is not None and bool(_OTHER_TOPIC.search(previous.text))
         quoted = {_amount(c) for c in _clauses(previous.text)} if previous is not None else set()
         stated = bool(_BUDGET_CUE.search(turn.text))
         rough = bool(_BUDGET_HINT.search(turn.text))
         for clause in _clauses(turn.text):
-            if _NOT_BUDGET.search(clause):
+            if _NOT_BUDGET.search(clause) or (elsewhere and not _OUTRIGHT.search(clause)):
                 continue
             amount = _amount(clause)
             if amount is None or amount in quoted:
@@ -137,14 +146,14 @@ _OWNED = re.compile(
 )
 # The customer says they will not buy (now): no model of interest unless they name one.
 _DECLINES = re.compile(
-    r"不买|已经买了|买过了|已经提了|提了|没打算|不考虑|不换|不需要|没说要买|"
+    r"不买|已经[^，。]{0,8}(买|提|订)了|买过了|提了|没打算|不考虑|不换|不需要|没说要买|"
     r"not (buying|interested|looking)(?! (anything )?(today|tonight|right now|yet))|"
     r"already (bought|got|picked|signed)|went with|decided (on|to go)|no longer",
     re.IGNORECASE,
 )
 # Lost: bought elsewhere already. Then no timeline they mention makes them a lead.
 _LOST = re.compile(
-    r"已经买了|买过了|已经提了|(在|从)[^，。]{0,8}提了|(上个?(礼拜|周|星期|月)|前几天|前两天)[^，。]{0,10}(买|提)了|"
+    r"已经[^，。]{0,8}(买|提|订)了|买过了|(在|从)[^，。]{0,8}提了|(上个?(礼拜|周|星期|月)|前几天|前两天)[^，。]{0,10}(买|提)了|"
     r"already (bought|got|picked|signed)|went with|"
     r"(we|i) (bought|got) (a|an|the) \w+ (last|from|at|elsewhere)",
     re.IGNORECASE,
@@ -227,20 +236,23 @@ def read_cars(turns: Sequence[Turn], gazetteer: Gazetteer) -> tuple[list[Said], 
     interest: dict[str, Said] = {}
     competitors: dict[str, Said] = {}
     said_by_customer: set[str] = set()
-    for index, name, clause in mentions:
-        name = models_of.get(name, name)  # a make alone: its model named elsewhere in the call
+    # The turn cited: where the model itself is named, by the customer if they name it.
+    ranked = sorted(mentions, key=lambda m: (" " not in m[1], turns[m[0]].role != "customer", m[0]))
+    for index, said, clause in ranked:
+        name = models_of.get(said, said)  # a make alone: its model named elsewhere in the call
         if turns[index].role == "customer":
             said_by_customer.add(name)
         if dealer is not None and _brand(name) == dealer:
             interest.setdefault(name, Said(name, index, clause, 0.8))
         elif turns[index].role == "customer":
             competitors.setdefault(name, Said(name, index, clause, 0.7))
+    competitors = dict(sorted(competitors.items(), key=lambda item: item[1].turn))
     if dealer is None and competitors:
         first = next(iter(competitors))
         interest[first] = competitors.pop(first)
     # A car only the salesperson names is of interest unless the customer says they won't buy.
     asked = {k: v for k, v in interest.items() if k in said_by_customer or _brand(k) in said_by_customer}
-    declined = any(t.role == "customer" and _DECLINES.search(t.text) for t in turns)
+    declined = read_declined(turns) is not None
     return _best(asked if asked or declined else interest, counts), list(competitors.values())
 
 
