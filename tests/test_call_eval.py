@@ -117,3 +117,45 @@ def test_the_natural_dialogues_are_read_whole() -> None:
     assert len(calls) == 70
     assert {c.language for c in calls} == {"zh", "en"}
     assert any(c.attributes.get("budget_cny", {}).get("currency") for c in calls)
+
+
+@pytest.mark.slow
+def test_the_default_models_on_the_natural_dialogues(understanding_dir: Path, tmp_path: Path) -> None:
+    """Issue 14's targets on ../shared/data/dialogues, run through `callintel eval --data`.
+
+    None of the natural dialogues is used to train the models. The readers, cues and
+    thresholds of the understanding stage were written while reading the errors on this set,
+    so these figures are in-sample for those rules (models/understanding/README.md says how
+    far to trust them); the held-out generated split is checked in test_understand.py.
+    """
+    from typer.testing import CliRunner
+
+    from callintel.cli import app
+
+    report_path = tmp_path / "report.json"
+    args = ["eval", "--models", str(understanding_dir), "--json", str(report_path)]
+    for name in ("dev_zh.jsonl", "dev_en.jsonl"):
+        args += ["--data", str(DIALOGUES / name)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "Checkpoints per call" in result.output and "Grade and evidence" in result.output
+    groups = {g["language"]: g for g in json.loads(report_path.read_text("utf-8"))["groups"]}
+    assert set(groups) == {"zh", "en", "all"} and groups["all"]["calls"] == 70
+    both = groups["all"]
+
+    assert both["checkpoint_macro_f1"] >= 0.85, both["checkpoints"]
+    assert min(c["f1"] for c in both["checkpoints"]) >= 0.70, both["checkpoints"]
+    assert both["violation_precision"] >= 0.80 and both["violation_recall"] >= 0.80, both["violations"]
+    assert both["clean_calls_flagged"] <= 0.10
+    right = {a["key"]: a["right"] for a in both["attributes"]}
+    for key in ("budget_cny", "purchase_timeline_days"):
+        assert right[key] >= 0.80, right
+    for key in ("payment", "trade_in"):
+        assert right[key] >= 0.70, right
+    # Not at the issue's targets yet (models of interest >= 0.80, competitors >= 0.70): floors
+    # at what was measured, so that a regression shows.
+    assert right["models_of_interest"] >= 0.50, right
+    assert right["competitors"] >= 0.60, right
+    assert both["grades"]["accuracy"] >= 0.75, both["grades"]
+    assert both["grades"]["off_by_more_than_one"] <= 0.05, both["grades"]
+    assert both["uncited"] == 0  # every checkpoint, violation and attribute cites its turn
