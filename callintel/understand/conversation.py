@@ -52,7 +52,9 @@ _BUDGET_CUE = re.compile(
     r"多一分|说好了|budget|price range|(?<![a-z])spend|(?<![a-z])(stay|keep it|come in) (under|below)|"
     r"our (number|limit|max)|my (number|limit|max)|hard number|(?<![a-z])tops(?![a-z])|no more than|"
     r"(?<![a-z])under (\w+ )?(grand|thousand|\d)|(?<![a-z])max(imum)?(?![a-z])|go (much )?past|ceiling|"
-    r"afford|within what|hoping for|(?<![a-z])out the door|drive ?away",
+    r"afford|within what|hoping for|(?<![a-z])out the door|drive ?away|total should be|"
+    r"(?<![a-z])i.?ve got (about |around |something like |maybe |roughly |between )?[^,.]{0,25}"
+    r"(grand|k|thousand)",
     re.IGNORECASE,
 )
 # Weaker: an amount said roughly by the customer is most often what they mean to spend.
@@ -84,9 +86,16 @@ _OUTRIGHT = re.compile(r"预算|budget|price range|(?<![a-z])spend", re.IGNORECA
 _CAR_CODE = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z]+\s?\d+[A-Za-z+]*|\d+[A-Za-z]+\+?)(?![A-Za-z0-9])")
 
 
-def _clauses(text: str) -> list[str]:
-    # Raw ASR has no punctuation: a space between Chinese characters ends a clause too.
-    return [c.strip() for part in _CLAUSE.findall(text) for c in _SPACE_CLAUSE.split(part) if c.strip()]
+_LATIN_COMMA = re.compile(r"(?<=[A-Za-z0-9']),\s+(?=[A-Za-z])")
+
+
+def _clauses(text: str, commas: bool = False) -> list[str]:
+    # Raw ASR has no punctuation: a space between Chinese characters ends a clause too; with
+    # ``commas``, so does a comma in English ("about 340k to spend, um, and the trade-in...").
+    parts = [c for part in _CLAUSE.findall(text) for c in _SPACE_CLAUSE.split(part)]
+    if commas:
+        parts = [c for part in parts for c in _LATIN_COMMA.split(part)]
+    return [c.strip() for c in parts if c.strip()]
 
 
 def read_budget(turns: Sequence[Turn]) -> Said | None:
@@ -107,7 +116,7 @@ def read_budget(turns: Sequence[Turn]) -> Said | None:
         quoted = {_amount(c) for c in _clauses(previous.text)} if previous is not None else set()
         stated = bool(_BUDGET_CUE.search(turn.text))
         rough = bool(_BUDGET_HINT.search(turn.text))
-        for clause in _clauses(turn.text):
+        for clause in _clauses(turn.text, commas=True):
             if _NOT_BUDGET.search(clause) or (elsewhere and not _OUTRIGHT.search(clause)):
                 continue
             amount = _amount(clause)
