@@ -372,10 +372,16 @@ def evaluate(
     per-turn scores of each model on the generated held-out split (the model card's figures).
     """
     from callintel.understand import build
+    from callintel.understand.labelled import read_labelled_calls
     from callintel.understand.tasks import REQUIRED_TASKS
 
     settings = Settings.from_env()
     directory = models or build.default_directory(settings.cache_dir)
+    try:  # the data first: a wrong file is told before any model is looked for
+        calls = [call for path in data or () for call in read_labelled_calls(path)]
+    except (OSError, ValueError) as e:
+        errors.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(code=2) from e
     # A directory trained before the sentiment model still evaluates (without sentiment).
     if not all(build.is_trained_task(directory, t) for t in REQUIRED_TASKS):
         errors.print(f"[bold red]error:[/] no trained models in {directory}: run `callintel train`")
@@ -389,13 +395,7 @@ def evaluate(
 
     from callintel.understand.call_eval import evaluate_calls
     from callintel.understand.classifiers import Understander
-    from callintel.understand.labelled import read_labelled_calls
 
-    try:
-        calls = [call for path in data for call in read_labelled_calls(path)]
-    except (OSError, ValueError) as e:
-        errors.print(f"[bold red]error:[/] {e}")
-        raise typer.Exit(code=2) from e
     understander = Understander(directory, settings.models_dir)
     call_report = evaluate_calls(
         calls,

@@ -159,3 +159,20 @@ def test_the_default_models_on_the_natural_dialogues(understanding_dir: Path, tm
     assert both["grades"]["accuracy"] >= 0.75, both["grades"]
     assert both["grades"]["off_by_more_than_one"] <= 0.05, both["grades"]
     assert both["uncited"] == 0  # every checkpoint, violation and attribute cites its turn
+
+
+def test_eval_refuses_a_bad_file_naming_the_line_and_field(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from callintel.cli import app
+
+    bad = _call()
+    bad["violations"][0]["text"] = "这句话不在那一轮里"
+    path = tmp_path / "calls.jsonl"
+    path.write_text(
+        json.dumps(_call(), ensure_ascii=False) + "\n" + json.dumps(bad, ensure_ascii=False) + "\n"
+    )
+    result = CliRunner().invoke(app, ["eval", "--data", str(path), "--models", str(tmp_path / "none")])
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())  # the console wraps long lines
+    assert "line 2" in said and "violations[0].text" in said and "not in the words of turn 2" in said
