@@ -510,6 +510,15 @@ class Gazetteer:
         return best[2] if best else None
 
 
+def _english_name(model: _ModelEntry) -> str:
+    """A model's English name when the file gives none: its name if already Latin, else its
+    first Latin alias (context aliases first: 汉 -> Han, 元PLUS -> Atto 3); empty if none."""
+    if not re.search(f"[{_CJK}]", model.name):
+        return ""
+    latin = [a for a in (*model.context_aliases, *model.aliases) if a.isascii() and re.search("[A-Za-z]", a)]
+    return latin[0] if latin else ""
+
+
 @lru_cache(maxsize=8)
 def _load_gazetteer(path: Path) -> Gazetteer:
     try:
@@ -548,7 +557,7 @@ def _load_gazetteer(path: Path) -> Gazetteer:
                     model.powertrain,
                     model.body_type,
                     (low, high),
-                    model.en or "",
+                    model.en or _english_name(model),
                 )
             )
             context = {_fold(a) for a in model.context_aliases}

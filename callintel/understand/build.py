@@ -66,7 +66,7 @@ from callintel.understand.training import (
 
 logger = logging.getLogger(__name__)
 
-VERSION = "understanding-2"
+VERSION = "understanding-3"
 ProgressHook = Callable[[str, int, int], None]
 """Called as ``hook(stage, done, total)``."""
 
