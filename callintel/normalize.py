@@ -47,6 +47,7 @@ NormalizedValue = int | str | bool | dict[str, int | None]
 
 _CJK = "\u3400-\u9fff"
 _CN_DIGITS = "零一二三四五六七八九"
+_CN_NUMERALS = "零〇一二两三四五六七八九十百千万"
 
 
 def _prepare(text: str) -> str:
@@ -349,8 +350,13 @@ class Gazetteer:
     @staticmethod
     def _fuzzy_worthy(alias: str) -> bool:
         if re.search(f"[{_CJK}]", alias):
-            return len(alias) >= 4
-        return len(alias) >= 6 and not alias.replace(" ", "").isdigit()
+            # Not a name read out in numerals (F一百五十 would be any 一百五十).
+            return (
+                len(alias) >= 4 and len(re.findall(f"[{_CJK}]", re.sub(f"[{_CN_NUMERALS}]", "", alias))) >= 2
+            )
+        # A Latin name: one word of letters ("Porshe" for Porsche); not "3 Series", which
+        # "services" is close to, nor names with spaces that windows across words would find.
+        return len(alias) >= 6 and alias.isalpha()
 
     @classmethod
     def load(cls, path: str | Path) -> Gazetteer:
@@ -489,6 +495,8 @@ class Gazetteer:
                 if len(window) > longest:
                     break
                 chinese = bool(re.search(f"[{_CJK}]", window))
+                if not chinese and (" " in window or len(window) < 6):
+                    continue  # English near-misses are whole words: not "be grand", "class"
                 # A Chinese window may have one character more than the name, never fewer: with
                 # fewer, 小汽车 would be 小米汽车.
                 lengths = (
@@ -500,9 +508,10 @@ class Gazetteer:
                     choices = self._fuzzy.get(length)
                     if not choices:
                         continue
-                    hit = process.extractOne(
-                        window, choices.keys(), scorer=fuzz.ratio, score_cutoff=self.fuzzy_threshold
-                    )
+                    # English words sit closer to one another than Chinese names: a higher bar
+                    # ("rangers" is no "Wrangler").
+                    cutoff = self.fuzzy_threshold if chinese else max(self.fuzzy_threshold, 85.0)
+                    hit = process.extractOne(window, choices.keys(), scorer=fuzz.ratio, score_cutoff=cutoff)
                     if hit is not None and (best is None or (hit[1], len(hit[0])) > best[:2]):
                         best = (hit[1], len(hit[0]), choices[hit[0]])
         if best is not None:

@@ -106,12 +106,14 @@ def _named_cars(call: LabelledCall, named: Callable[[str, str], str]) -> Labelle
 
 
 def canonical(key: str, value: Any) -> Any:
-    """A value in the form compared: lists as sorted tuples, an open budget's lower end as 0,
-    yuan as the default currency, free text as said (True)."""
+    """A value in the form compared: lists as sorted tuples (car names case-folded), an open
+    budget's lower end as 0, yuan as the default currency, free text as said (True)."""
     if value is None or value == [] or value == ():
         return None
     if key in FREE_TEXT_KEYS:
         return True
+    if key in ("models_of_interest", "competitors"):  # IONIQ 5 and Ioniq 5 are one car
+        return tuple(sorted(str(v).casefold() for v in value))
     if key in LIST_KEYS:
         return tuple(sorted(str(v) for v in value))
     if key == "budget_cny" and isinstance(value, Mapping):
