@@ -245,3 +245,13 @@ def test_a_short_clip_with_no_sales_talk_gets_no_confident_grade() -> None:
 
 def test_checkpoint_and_grade_names_are_the_taxonomy() -> None:
     assert "closing_commitment" in CHECKPOINTS and GRADES == ("H", "A", "B", "C", "N")
+
+
+def test_a_question_about_when_is_no_timeline_even_where_the_tagger_saw_one() -> None:
+    from callintel.understand.conversation import plausible
+
+    question = CallTurn("customer", "The brakes feel off. So how soon can we take it in?")
+    assert not plausible("purchase_timeline_days", question, "soon can we take it in?")
+    assert read_timeline([question], FRIDAY) is None
+    plan = CallTurn("customer", "我们大概下个月吧。")
+    assert plausible("purchase_timeline_days", plan, "下个月")

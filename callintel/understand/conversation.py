@@ -477,9 +477,13 @@ def plausible(key: str, turn: Turn, words: str) -> bool:
     conversation readers know: not a trade-in, instalment or quote for a budget; not a past
     purchase, a loan term, a frequency or an unsure remark for a timeline. Used where the
     readers found nothing and the turn-level tagger did."""
+    words = words.strip(" ?!.,;:，。？！；：")
     clause = next((c for c in _clauses(turn.text) if words and words in c), words)
     if turn.role != "customer":
         return False
+    after = turn.text.find(clause) + len(clause)
+    if turn.text[after : after + 1] in ("?", "？"):
+        return False  # a question ("how soon can we…?") states no plan
     if key == "budget_cny":
         return not _NOT_BUDGET.search(clause)
     if key == "purchase_timeline_days":
