@@ -28,8 +28,13 @@ from callintel.normalize import Gazetteer, normalize_budget, normalize_timeline
 
 
 class Turn(Protocol):
-    role: str
-    text: str
+    """A turn as the readers need it (``CallTurn`` is one)."""
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -237,7 +242,7 @@ def read_cars(turns: Sequence[Turn], gazetteer: Gazetteer) -> tuple[list[Said], 
     sales_brands = Counter(_brand(name) for index, name, _ in mentions if turns[index].role == "sales")
     dealer = dealer or (sales_brands.most_common(1)[0][0] if sales_brands else None)
     counts = Counter(name for _, name, _ in mentions)
-    models_of = {}
+    models_of: dict[str, str] = {}
     for _, name, _ in mentions:
         if " " in name:
             models_of.setdefault(_brand(name), name)
