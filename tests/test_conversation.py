@@ -255,3 +255,14 @@ def test_a_question_about_when_is_no_timeline_even_where_the_tagger_saw_one() ->
     assert read_timeline([question], FRIDAY) is None
     plan = CallTurn("customer", "我们大概下个月吧。")
     assert plausible("purchase_timeline_days", plan, "下个月")
+
+
+def test_a_car_the_salesperson_recommends_for_you_is_not_yours(gazetteer: Gazetteer) -> None:
+    turns = call(
+        "S: 您好，欢迎光临吉利4S店，我是小张。",
+        "C: 想看看SUV，家里两个孩子。",
+        "S: 那星越L很适合您的需求，后排空间大。",
+        "C: 星越L多少钱？",
+    )
+    interest, _ = read_cars(turns, gazetteer)
+    assert [s.value for s in interest] == ["吉利 星越L"]

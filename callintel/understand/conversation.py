@@ -172,9 +172,12 @@ _LOST = re.compile(
     r"(we|i) (bought|got) (a|an|the) \w+ (last|from|at|elsewhere)",
     re.IGNORECASE,
 )
-# The salesperson speaking of the customer's car: 您那台, 您的, "your".
+# The salesperson speaking of the customer's car: 您那台, 您的旧车, "your old one", valuing it.
+# Not any 您的 or "your": 适合您的需求 beside the car on sale is no ownership.
 _OWNED_BY_SALES = re.compile(
-    r"(您|你)(的|那|这|家)(台|辆|部)?|(?<![a-z])your (old |current )?", re.IGNORECASE
+    r"(您|你)(那|家那|现在那|家的)(台|辆|部)?|(您|你)的(旧车|老车|车况)|(您|你)(现在|目前|之前)开的|"
+    r"(?<![a-z])your (old|current|existing|present)\b|(?<![a-z])(value|valued|apprais\w*|trade) (your|the) ",
+    re.IGNORECASE,
 )
 _CAR_CLAUSE = re.compile(r"[^，。！？；!?;\n—]+?(?:[,.](?=\s|$)|$|(?=[，。！？；!?;\n—]))")
 
