@@ -513,3 +513,10 @@ def test_checkpoint_lexicon_cues_realise_what_the_classifier_misses(settings: Se
     # A plain acknowledgement realises none of them, and the greeting is not met by any cue.
     assert not Scorer(card).score([turns[-1]]).checkpoints["closing_commitment"].passed
     assert not result.checkpoints["greeting"].passed
+
+
+def test_agreeing_the_next_contact_is_a_follow_up_plan(settings: Settings) -> None:
+    card = load_scorecard(settings.models_dir / "scorecards" / "showroom.yaml")
+    turn = sales(0, "好的，您这个手机号就是微信吧，我加您，周五再跟您确认。", follow_up_plan=0.02)
+    checkpoint = Scorer(card).score([turn]).checkpoints["follow_up_plan"]
+    assert checkpoint.passed and checkpoint.evidence[0].matched is not None
