@@ -272,13 +272,17 @@ def _joined(a: str, b: str) -> bool:
 
 
 def _occurrences(text: str, alias: str) -> Iterator[int]:
-    """Start of every occurrence of ``alias`` that does not cut a Latin word or a number.
+    """Start of every occurrence of ``alias`` that does not cut a Latin word or a number (an
+    English plural ``s`` may follow a Latin name).
 
     Letters meet digits freely, since folding joins them (Lynk & Co 08 -> lynk co08).
     """
     start = text.find(alias)
     while start != -1:
         end = start + len(alias)
+        # An English plural or possessive of a name is the name ("the Rangers", "Camrys").
+        if alias[-1].isalpha() and alias.isascii() and text[end : end + 1] == "s":
+            end += 1
         left_ok = start == 0 or not _joined(text[start - 1], alias[0])
         right_ok = end == len(text) or not _joined(alias[-1], text[end])
         if left_ok and right_ok:

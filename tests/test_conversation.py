@@ -266,3 +266,13 @@ def test_a_car_the_salesperson_recommends_for_you_is_not_yours(gazetteer: Gazett
     )
     interest, _ = read_cars(turns, gazetteer)
     assert [s.value for s in interest] == ["吉利 星越L"]
+
+
+def test_the_customers_car_named_beside_another_in_one_clause_is_theirs(gazetteer: Gazetteer) -> None:
+    turns = call(
+        "S: Morning, thanks for coming in to Harbour Ford, I'm Dan.",
+        "C: just having a look at the rangers mate my hilux is getting a bit tired",
+    )
+    interest, competitors = read_cars(turns, gazetteer)
+    assert [s.value for s in interest] == ["福特 Ranger"]
+    assert competitors == []  # the Hilux is the customer's own, not a car they compare

@@ -238,8 +238,15 @@ def read_cars(turns: Sequence[Turn], gazetteer: Gazetteer) -> tuple[list[Said], 
         cue = _OWNED if turn.role == "customer" else _OWNED_BY_SALES
         for clause in _car_clauses(turn.text):
             names = gazetteer.find_models(clause, brand=dealer)
-            if len(names) == 1 and cue.search(clause):
+            found = cue.search(clause)
+            if len(names) == 1 and found:
                 owned.add(names[0])
+            elif found:
+                # Several cars in one clause ("the Ranger, my Hilux is tired"): the one named
+                # first after the cue is the customer's.
+                after = gazetteer.find_models(clause[found.start() :], brand=dealer)
+                if after:
+                    owned.add(after[0])
             mentions.extend((index, name, clause) for name in names)
     mentions = [m for m in mentions if m[1] not in owned and _brand(m[1]) not in owned]
     sales_brands = Counter(_brand(name) for index, name, _ in mentions if turns[index].role == "sales")
