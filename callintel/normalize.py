@@ -780,14 +780,20 @@ _CURRENCY_REGION: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 
 
+def script_counts(text: str) -> tuple[int, int]:
+    """How many Chinese characters and Latin letters ``text`` has (what tells its language)."""
+    chinese = sum(1 for c in text if "\u3400" <= c <= "\u9fff")
+    latin = sum(1 for c in text if c.isascii() and c.isalpha())
+    return chinese, latin
+
+
 def call_currency(text: str) -> str:
     """The ISO 4217 code a call's amounts are in: a currency it names (£, quid, 元, bucks),
     else the one of the market its words belong to (drive away: AUD; part-ex: GBP; gas,
     dollars: USD); a Chinese call, or an English call with no clue at all, is in yuan (the
     China-market English of the corpus)."""
-    if re.search(f"[{_CJK}]", text) and len(re.findall(f"[{_CJK}]", text)) * 2 > len(
-        re.findall("[A-Za-z]", text)
-    ):
+    chinese, latin = script_counts(text)
+    if chinese * 2 > latin:
         return "CNY"
     for table in (_CURRENCY_NAMED, _CURRENCY_REGION):
         counts = {code: len(pattern.findall(text)) for code, pattern in table}

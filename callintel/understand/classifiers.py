@@ -23,7 +23,7 @@ from transformers import AutoModelForSequenceClassification, AutoModelForTokenCl
 
 from callintel.corpus.labels import CHECKPOINTS, VIOLATIONS
 from callintel.errors import ModelNotFound
-from callintel.normalize import Gazetteer, budget_band, call_currency, timeline_bucket
+from callintel.normalize import Gazetteer, budget_band, call_currency, script_counts, timeline_bucket
 from callintel.scoring import Scorecard, ScoredTurn, Scorer, load_scorecards
 from callintel.understand.conversation import (
     Said,
@@ -385,9 +385,7 @@ class Understander:
 
 def call_language(turns: Sequence[CallTurn]) -> str:
     """``en`` when most letters of the call are Latin, else ``zh``."""
-    text = "".join(t.text for t in turns)
-    latin = sum(1 for c in text if c.isascii() and c.isalpha())
-    chinese = sum(1 for c in text if "\u3400" <= c <= "\u9fff")
+    chinese, latin = script_counts("".join(t.text for t in turns))
     return "en" if latin > 2 * chinese else "zh"
 
 

@@ -111,7 +111,7 @@ def read_budget(turns: Sequence[Turn]) -> Said | None:
     salesperson just gave), and when it states a budget itself, or its turn does, or the turn
     answers the salesperson's question about one. The strongest of those wins, then the latest.
     """
-    best: tuple[int, int, Said] | None = None
+    found: list[tuple[int, int, str, Any]] = []
     for index, turn in enumerate(turns):
         if turn.role != "customer":
             continue
@@ -134,10 +134,17 @@ def read_budget(turns: Sequence[Turn]) -> Said | None:
             else:
                 continue
             low, high = amount
-            said = Said({"min": low or 0, "max": high}, index, clause, (0.6, 0.75, 0.9)[strength - 1])
-            if best is None or (strength, index) >= best[:2]:
-                best = (strength, index, said)
-    return best[2] if best else None
+            found.append((strength, index, clause, {"min": low or 0, "max": high}))
+    return _strongest(found)
+
+
+def _strongest(found: Sequence[tuple[int, int, str, Any]]) -> Said | None:
+    """The reading of the greatest strength (1-3) from ``(strength, turn, clause, value)``,
+    the latest on a tie: people correct themselves."""
+    if not found:
+        return None
+    strength, index, clause, value = max(reversed(found), key=lambda f: (f[0], f[1]))
+    return Said(value, index, clause, (0.6, 0.75, 0.9)[strength - 1])
 
 
 def _amount(clause: str) -> tuple[int | None, int | None] | None:
@@ -376,7 +383,7 @@ def read_timeline(turns: Sequence[Turn], call_date: dt.date) -> Said | None:
     buying, ordering or taking delivery (今天就定, "we'll sign tomorrow"), or in answer to the
     salesperson's question about when; never a time for anything else (周末回老家, "a few times
     a year"), nor one said without commitment (明年也不一定). The strongest, then the latest."""
-    best: tuple[int, int, Said] | None = None
+    found: list[tuple[int, int, str, Any]] = []
     for index, turn in enumerate(turns):
         if turn.role != "customer":
             continue
@@ -403,10 +410,8 @@ def read_timeline(turns: Sequence[Turn], call_date: dt.date) -> Said | None:
                 strength = 2 if buying or _WAITING.search(clause) or _PLAN.search(clause) else 1
             else:
                 continue
-            said = Said(days, index, clause, (0.6, 0.75, 0.9)[strength - 1])
-            if best is None or (strength, index) >= best[:2]:
-                best = (strength, index, said)
-    return best[2] if best else None
+            found.append((strength, index, clause, days))
+    return _strongest(found)
 
 
 # --- Payment and trade-in -------------------------------------------------------------------
