@@ -25,6 +25,8 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m ruff check callintel api tests bench
 	$(PY) -m mypy callintel api
+	# The layering of docs/architecture.md (pyproject.toml [tool.importlinter]).
+	$(VENV)/bin/lint-imports
 	# Debian's chromium for the browser tests (scripts/chromium.sh): installed with apt when missing,
 	# before PostgreSQL starts so that a failed install leaves no server behind; Playwright is
 	# given its path and never downloads a browser.

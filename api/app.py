@@ -12,12 +12,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 from sqlalchemy import func, select, text
 
 from api import calls, console, more, problems, team, webhooks
-from callintel.delivery import DeliveryOptions, Dispatcher
+from callintel.service.delivery import DeliveryOptions, Dispatcher
+from callintel.service.worker import Analyzer, Worker
 from callintel.settings import Settings
 from callintel.store.blobs import BlobStore
 from callintel.store.db import Database, is_current
 from callintel.store.models import Job
-from callintel.worker import Analyzer, Worker
 
 
 def create_app(
@@ -105,7 +105,7 @@ def create_app(
 def _load_pipeline(settings: Settings) -> Callable[[], Analyzer]:
     def load() -> Analyzer:
         from callintel.pipeline import Pipeline
-        from callintel.worker import pipeline_analyzer
+        from callintel.service.worker import pipeline_analyzer
 
         return pipeline_analyzer(Pipeline.from_settings(settings))
 

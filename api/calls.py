@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from api.auth import require
 from api.problems import Problem
-from callintel.audio import probe_duration, sniff_format
-from callintel.corpus.labels import SCENARIOS
+from callintel.audio.decode import probe_duration, sniff_format
+from callintel.domain import SCENARIOS
 from callintel.errors import AudioError
 from callintel.options import TranscriptionOptions
 from callintel.store import jobs

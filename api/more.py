@@ -15,15 +15,15 @@ from sqlalchemy import select
 from api.auth import require
 from api.calls import check_recording, stage_upload, visible_call
 from api.problems import Problem
-from callintel.corpus.jsonl import attribute_value_problem
 from callintel.errors import AudioError, ConfigError
 from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions
-from callintel.scoring import load_scorecard, parse_scorecard
+from callintel.service.worker import current_scorecard, tag_history
 from callintel.store import outcomes
 from callintel.store.keys import Principal
 from callintel.store.models import Call, Customer, Review, ScorecardRecord, utcnow
-from callintel.tags import current_tags
-from callintel.worker import current_scorecard, tag_history
+from callintel.training.corpus.jsonl import attribute_value_problem
+from callintel.understand.scoring import load_scorecard, parse_scorecard
+from callintel.understand.tags import current_tags
 
 router = APIRouter(prefix="/v1")
 Scenario = Literal["showroom", "inbound_call", "outbound_followup"]
@@ -151,7 +151,7 @@ def review(
     body: Annotated[ReviewIn, Body()],
 ) -> dict[str, Any]:
     """Record a QA review of a call."""
-    from callintel.corpus.labels import ATTRIBUTES, CHECKPOINTS, VIOLATIONS
+    from callintel.domain import ATTRIBUTES, CHECKPOINTS, VIOLATIONS
 
     for given, valid, kind in (
         (body.checkpoints, CHECKPOINTS, "checkpoint"),

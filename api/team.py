@@ -22,10 +22,10 @@ from api.auth import require
 from api.calls import call_day, day_bounds, time_zone
 from api.problems import Problem
 from callintel.errors import ConfigError
-from callintel.scoring import load_scorecards
+from callintel.service.worker import current_scorecard
 from callintel.store.keys import Principal
 from callintel.store.models import Call, CallOutcome
-from callintel.worker import current_scorecard
+from callintel.understand.scoring import load_scorecards
 
 router = APIRouter(prefix="/v1/team", tags=["team"])
 Bucket = Literal["day", "week", "month"]

@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 
 from api.auth import require
 from api.problems import Problem
-from callintel.delivery import REPLAY_CHOICES, replay
-from callintel.policy import DealerSettings
+from callintel.service.delivery import REPLAY_CHOICES, replay
 from callintel.store.events import EVENT_TYPES, envelope, events_after
 from callintel.store.keys import Principal
 from callintel.store.models import Dealer, WebhookDelivery, WebhookSubscription, utcnow
+from callintel.store.policy import DealerSettings
 
 router = APIRouter(prefix="/v1")
 EventType = Literal["call.analyzed", "customer.tags_changed", "call.failed"]

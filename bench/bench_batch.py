@@ -292,7 +292,14 @@ def run_callintel(
     warmup: Path,
 ) -> Variant:
     """``callintel batch`` on the corpus folder, as the CLI runs it, into a fresh ledger."""
-    from callintel.batch import Ledger, default_options, fingerprint, pipeline_stage, read_source, run_batch
+    from callintel.batch.local import (
+        Ledger,
+        default_options,
+        fingerprint,
+        pipeline_stage,
+        read_source,
+        run_batch,
+    )
 
     has_understanding = pipeline.understander is not None
     if understand:
@@ -624,7 +631,7 @@ def main(argv: Iterable[str] | None = None) -> None:
 
     from callintel.registry import ModelRegistry
     from callintel.settings import Settings
-    from callintel.transcribe import pick_compute_type, pick_device
+    from callintel.transcribe.whisper import pick_compute_type, pick_device
 
     settings = Settings.from_env()
     registry = ModelRegistry(settings.models_dir, settings.cache_dir)

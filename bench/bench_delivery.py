@@ -5,7 +5,7 @@ What it does
 A fresh database (SQLite in a temporary folder, or ``--database-url`` for PostgreSQL, whose
 ``public`` schema is then dropped and recreated), one dealer, one webhook subscription to a real
 HTTP receiver on 127.0.0.1 (``tests/receiver.py``: it verifies every signature and answers 204),
-and the dispatcher of ``callintel.delivery`` with its default options unless told otherwise.
+and the dispatcher of ``callintel.service.delivery`` with its default options unless told otherwise.
 Events are written with ``store.events.emit`` exactly as the worker writes them (each with one
 delivery), spread over ``--customers`` customers (per-customer order limits how many of one
 customer's events can be in flight: one).
@@ -45,7 +45,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from callintel.delivery import DeliveryOptions, Dispatcher  # noqa: E402
+from callintel.service.delivery import DeliveryOptions, Dispatcher  # noqa: E402
 from callintel.store.db import Database, upgrade  # noqa: E402
 from callintel.store.events import emit  # noqa: E402
 from callintel.store.models import Customer, Dealer, WebhookSubscription  # noqa: E402

@@ -188,7 +188,7 @@ def build_inputs(out_dir: Path) -> dict[str, Path]:
             + ", ".join(str(p) for p in missing)
             + f"\n(expected the shared data checkout beside the repository, at {AUDIO_DIR})"
         )
-    from callintel.audio import load_audio
+    from callintel.audio.decode import load_audio
 
     agent = load_audio(AGENT_FLAC).samples[0]
     caller = load_audio(CALLER_FLAC).samples[0]

@@ -33,7 +33,7 @@ of calls for the run's dealer than were accepted; 2 when the server did not come
 is always stopped.
 
 In-process workers share one loaded pipeline, which analyses one call at a time (a lock in
-``callintel.worker.pipeline_analyzer``), so ``--in-process-workers`` above 1 does not add
+``callintel.service.worker.pipeline_analyzer``), so ``--in-process-workers`` above 1 does not add
 analysis throughput; separate ``callintel worker`` processes would, at one model set each.
 
 Only loopback: the server listens on 127.0.0.1 and the clients talk to nothing else.
@@ -94,7 +94,7 @@ class Clip:
 
 def _sources() -> dict[str, np.ndarray]:
     """Name -> float32 samples (channels, n) at 16 kHz, from the shared test audio."""
-    from callintel.audio import load_audio
+    from callintel.audio.decode import load_audio
 
     def load(name: str) -> np.ndarray:
         path = AUDIO_DIR / name

@@ -18,7 +18,7 @@ from callintel.options import AnalysisOptions  # noqa: E402
 from callintel.pipeline import Pipeline, load_understander  # noqa: E402
 from callintel.settings import Settings  # noqa: E402
 from callintel.understand.classifiers import CallTurn  # noqa: E402
-from callintel.understand.training import predict_logits  # noqa: E402
+from callintel.understand.inference import predict_logits  # noqa: E402
 
 
 def main(repeat: int = 3) -> None:

@@ -17,10 +17,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from callintel.audio import load_audio  # noqa: E402
+from callintel.audio.decode import load_audio  # noqa: E402
 from callintel.pipeline import Pipeline  # noqa: E402
 from callintel.settings import Settings  # noqa: E402
-from callintel.speakers import TICK, speech_regions  # noqa: E402
+from callintel.speakers.diarize import TICK, speech_regions  # noqa: E402
 from tests.helpers import (  # noqa: E402
     agreement,
     cer,

@@ -13,26 +13,18 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from callintel.audio import Audio, AudioSource, load_audio
+from callintel.audio.decode import Audio, AudioSource, load_audio
 from callintel.errors import CallintelError, ChannelLayoutError, ConfigError
-from callintel.metrics import conversation_metrics
 from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions
 from callintel.registry import ModelRegistry
-from callintel.result import (
-    AnalysisResult,
-    ChannelLayout,
-    ModelInfo,
-    RemovedText,
-    RoleDecision,
-    SourceInfo,
-    Turn,
-    Word,
-)
-from callintel.roles import RoleAssigner, SpeakerText
+from callintel.result import AnalysisResult
 from callintel.settings import Settings
-from callintel.speakers import Diarizer, speech_regions
-from callintel.transcribe import WINDOW_SECONDS, Transcriber
+from callintel.speakers.diarize import Diarizer, speech_regions
+from callintel.speakers.roles import RoleAssigner, SpeakerText
+from callintel.transcribe.whisper import WINDOW_SECONDS, Transcriber
+from callintel.transcript import ChannelLayout, ModelInfo, RemovedText, RoleDecision, SourceInfo, Turn, Word
 from callintel.understand.classifiers import CallTurn, Understander
+from callintel.understand.metrics import conversation_metrics
 from callintel.understand.types import Understanding
 
 
@@ -40,7 +32,7 @@ def load_understander(
     settings: Settings, directory: Path | None, device: str = "auto"
 ) -> Understander | None:
     """The trained understanding models, or None when the default ones are not trained yet."""
-    from callintel.understand.build import default_directory, is_trained
+    from callintel.training.build import default_directory, is_trained
 
     if directory is None:
         directory = default_directory(settings.cache_dir)

@@ -279,7 +279,7 @@ def serve(app: Any, *, host: str = "127.0.0.1", startup_timeout: float = 20.0) -
 @contextlib.contextmanager
 def serve_console(tmp: Path, analyzer: Any = None) -> Iterator[tuple[str, str, Database]]:
     """The service on a new SQLite database in ``tmp``, served on loopback, with ``analyzer``
-    (an :data:`callintel.worker.Analyzer`) as its one in-process worker, or no worker when None;
+    (an :data:`callintel.service.worker.Analyzer`) as its one in-process worker, or no worker when None;
     yields its base URL, a qa key scoped to dealer d1, and the database (to seed calls)."""
     from api import create_app
     from callintel.store.db import upgrade

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callintel.audio import load_audio
+from callintel.audio.decode import load_audio
 from callintel.settings import Settings
 from callintel.store.db import Database
 from tests.service_helpers import backends, fresh_database_url
@@ -39,7 +39,7 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def understanding_dir(settings: Settings) -> Path:
     """The default understanding models, trained exactly as `callintel train` does (cached)."""
-    from callintel.understand.build import build, default_directory, is_trained
+    from callintel.training.build import build, default_directory, is_trained
 
     directory = default_directory(settings.cache_dir)
     if not is_trained(directory):

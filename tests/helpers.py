@@ -87,7 +87,7 @@ def cer(reference: str, hypothesis: str) -> float:
     return edit_distance(ref, clean(hypothesis)) / len(ref)
 
 
-TICK = 0.1  # seconds, as callintel.speakers.TICK
+TICK = 0.1  # seconds, as callintel.speakers.diarize.TICK
 
 
 def energy_truth(agent: np.ndarray, caller: np.ndarray) -> np.ndarray:

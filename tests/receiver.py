@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from callintel.delivery import SIGNATURE_HEADER, verify
+from callintel.service.delivery import SIGNATURE_HEADER, verify
 
 
 @dataclass

@@ -31,8 +31,8 @@ from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import response_headers_conformance, response_schema_conformance
 
 from api import create_app
+from callintel.service.worker import Worker
 from callintel.store.db import Database
-from callintel.worker import Worker
 from tests.service_helpers import FakeAnalyzer, auth, backends, fresh_database_url, make_key, service_settings
 
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callintel.audio import SAMPLE_RATE, load_audio
+from callintel.audio.decode import SAMPLE_RATE, load_audio
 from callintel.errors import (
     AudioDecodeError,
     AudioTooLongError,

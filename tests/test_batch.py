@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from callintel.batch import BatchItem, Ledger, ManifestError, fingerprint, read_source, run_batch
+from callintel.batch.local import BatchItem, Ledger, ManifestError, fingerprint, read_source, run_batch
 from callintel.options import AnalysisOptions
 from callintel.pipeline import Prepared
 from tests.helpers import day_of_recordings

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from callintel.batch import BatchItem, run_batch
-from callintel.batch_db import REANALYSIS_MODEL, PendingCalls, reanalyze_calls, use_edited_scorecards
+from callintel.batch.db import REANALYSIS_MODEL, PendingCalls, reanalyze_calls, use_edited_scorecards
+from callintel.batch.local import BatchItem, run_batch
 from callintel.options import AnalysisOptions, TranscriptionOptions
 from callintel.pipeline import Prepared
+from callintel.service.worker import Worker
 from callintel.store.db import Database
 from callintel.store.models import Call, Job
-from callintel.worker import Worker
 from tests.service_helpers import auth, iter_rows
 from tests.test_service import Service
 
@@ -141,8 +141,8 @@ def test_claims_are_limited_and_kept_alive(service: Service, audio_dir: Path) ->
 def test_reanalyze_runs_understanding_again_on_stored_transcripts(
     service: Service, audio_dir: Path, pipeline: Any, understanding_dir: Path
 ) -> None:
+    from callintel.service.worker import pipeline_analyzer
     from callintel.understand.classifiers import Understander
-    from callintel.worker import pipeline_analyzer
 
     ids = [
         service.upload(audio_dir / "zh_funasr_asr_example.wav", customer_id="cust-1").json()["id"],

@@ -13,9 +13,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from callintel import batch_ray
-from callintel.batch import AnalyzeMany, BatchItem, Ledger, Summary, default_options, read_source, run_batch
-from callintel.batch_ray import PipelineStage, _decode, _Models, _Settler, run_batch_ray
+from callintel.batch import ray as batch_ray
+from callintel.batch.local import (
+    AnalyzeMany,
+    BatchItem,
+    Ledger,
+    Summary,
+    default_options,
+    read_source,
+    run_batch,
+)
+from callintel.batch.ray import PipelineStage, _decode, _Models, _Settler, run_batch_ray
 from callintel.pipeline import Prepared
 from tests.helpers import day_of_recordings
 

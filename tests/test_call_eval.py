@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from callintel.understand.call_eval import canonical
-from callintel.understand.labelled import parse_labelled_call, read_labelled_calls
+from callintel.training.call_eval import canonical
+from callintel.training.labelled import parse_labelled_call, read_labelled_calls
 
 DIALOGUES = Path(__file__).resolve().parents[2] / "shared" / "data" / "dialogues"
 
@@ -88,7 +88,7 @@ def test_neither_format_and_broken_json_are_refused(tmp_path: Path) -> None:
 
 
 def test_a_corpus_dialogue_is_brought_to_the_call_level() -> None:
-    from callintel.understand.build import corpus
+    from callintel.training.build import corpus
 
     dialogue = corpus("heldout", 1, seed=3)[0]
     call = parse_labelled_call(dialogue)

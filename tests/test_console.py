@@ -66,7 +66,7 @@ def test_both_languages_have_every_text_and_the_scripts_use_only_known_keys() ->
     assert used and used <= TEXT["en"].keys(), used - TEXT["en"].keys()
     # The names the pages build from DOMAIN.md's labels exist too.
     from api.console import ATTRIBUTE_CHOICES
-    from callintel.corpus.labels import ATTRIBUTES, SCENARIOS
+    from callintel.domain import ATTRIBUTES, SCENARIOS
 
     built = {f"attr_{key}" for key in ATTRIBUTES} | {f"scenario_{s}" for s in SCENARIOS}
     built |= {f"choice_{value}" for values in ATTRIBUTE_CHOICES.values() for value in values}

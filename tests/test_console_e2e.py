@@ -27,7 +27,7 @@ import pytest
 from playwright.sync_api import expect
 
 from api.console.i18n import TEXT
-from callintel.audio import SAMPLE_RATE, load_audio
+from callintel.audio.decode import SAMPLE_RATE, load_audio
 from callintel.options import AnalysisOptions
 from callintel.settings import Settings
 from tests.browser import BrowserPage, save_screenshot, serve_console
@@ -127,7 +127,7 @@ def understanding_analyzer(pipeline: Any, settings: Settings, understanding_dir:
     """The worker's analyser on the session's pipeline, with the understanding models of
     ``understanding_dir`` (the session's pipeline may have been loaded before they were trained)."""
     from callintel.pipeline import Pipeline, load_understander
-    from callintel.worker import pipeline_analyzer
+    from callintel.service.worker import pipeline_analyzer
 
     if pipeline.understander is None:
         pipeline = Pipeline(

@@ -12,9 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callintel.corpus.labels import CHECKPOINTS, GRADES, VIOLATIONS
-from callintel.normalize import Gazetteer, budget_band, call_currency
-from callintel.scoring import ScoredTurn, Scorer, load_scorecards
+from callintel.domain import CHECKPOINTS, GRADES, VIOLATIONS
 from callintel.settings import Settings
 from callintel.understand.classifiers import CallTurn, call_language
 from callintel.understand.conversation import (
@@ -26,6 +24,8 @@ from callintel.understand.conversation import (
     read_trade_in,
 )
 from callintel.understand.intent import customer_characters, grade_probabilities
+from callintel.understand.normalize import Gazetteer, budget_band, call_currency
+from callintel.understand.scoring import ScoredTurn, Scorer, load_scorecards
 
 FRIDAY = dt.date(2026, 11, 20)
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from callintel.corpus import generate, read_jsonl, validate_dialogue, write_jsonl
-from callintel.corpus.bank import load_bank
-from callintel.corpus.gazetteer import load_gazetteer
-from callintel.corpus.jsonl import check_spans
-from callintel.corpus.labels import ATTRIBUTES, CHECKPOINTS, GRADES, SCENARIOS, VIOLATIONS, grade_for_days
+from callintel.domain import ATTRIBUTES, CHECKPOINTS, GRADES, SCENARIOS, VIOLATIONS, grade_for_days
+from callintel.training.corpus import generate, read_jsonl, validate_dialogue, write_jsonl
+from callintel.training.corpus.bank import load_bank
+from callintel.training.corpus.gazetteer import load_gazetteer
+from callintel.training.corpus.jsonl import check_spans
 
 FIXTURE_GAZETTEER = """
 brands:

@@ -16,14 +16,14 @@ from typer.testing import CliRunner
 
 from api import create_app
 from callintel.cli import app as cli
-from callintel.delivery import DeliveryOptions, Dispatcher, sign, verify
 from callintel.errors import AudioDecodeError
 from callintel.options import AnalysisOptions
+from callintel.service.delivery import DeliveryOptions, Dispatcher, sign, verify
+from callintel.service.worker import Worker
 from callintel.store.blobs import BlobStore
 from callintel.store.db import Database
 from callintel.store.models import WebhookDelivery
-from callintel.tags import TagPolicy, load_policy
-from callintel.worker import Worker
+from callintel.understand.tags import TagPolicy, load_policy
 from tests.receiver import Receiver
 from tests.service_helpers import (
     FakeAnalyzer,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from callintel.hallucination import collapse_repeats, remove_credits, remove_prompt_echo
-from callintel.result import Word
+from callintel.transcribe.hallucination import collapse_repeats, remove_credits, remove_prompt_echo
+from callintel.transcript import Word
 
 
 def words(*tokens: str) -> list[Word]:

@@ -9,15 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callintel.metrics import (
+from callintel.options import AnalysisOptions
+from callintel.result import AnalysisResult
+from callintel.transcript import Role, RoleDecision, SourceInfo, SpeakerRole, Turn, Word
+from callintel.understand.metrics import (
     ConversationMetrics,
     conversation_metrics,
     count_questions,
     is_question,
     sentences,
 )
-from callintel.options import AnalysisOptions
-from callintel.result import AnalysisResult, Role, RoleDecision, SourceInfo, SpeakerRole, Turn, Word
 from callintel.understand.types import TurnSentiment
 from tests.helpers import write_audio
 

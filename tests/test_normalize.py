@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from callintel.corpus.labels import BODY_TYPES, CONCERNS, POWERTRAINS, USAGES
+from callintel.domain import BODY_TYPES, CONCERNS, POWERTRAINS, USAGES
 from callintel.errors import ConfigError
-from callintel.normalize import (
+from callintel.understand.normalize import (
     ATTRIBUTE_KEYS,
     Gazetteer,
     budget_band,
@@ -612,7 +612,7 @@ def test_unknown_key_names_the_valid_ones() -> None:
 
 
 def test_month_end_counts_the_days_left_like_year_end() -> None:
-    from callintel.normalize import normalize_timeline
+    from callintel.understand.normalize import normalize_timeline
 
     assert normalize_timeline("这个月底", dt.date(2026, 11, 23)) == 7
     assert normalize_timeline("by the end of the month", dt.date(2026, 2, 10)) == 18

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions
-from callintel.transcribe import pick_compute_type, pick_device
+from callintel.transcribe.whisper import pick_compute_type, pick_device
 
 
 def test_device_selection() -> None:
@@ -53,9 +53,9 @@ def test_options_are_frozen() -> None:
 def test_transcriber_runs_on_cuda(settings, audio_dir) -> None:
     import ctranslate2
 
-    from callintel.audio import load_audio
+    from callintel.audio.decode import load_audio
     from callintel.registry import ModelRegistry
-    from callintel.transcribe import Transcriber
+    from callintel.transcribe.whisper import Transcriber
 
     assert ctranslate2.get_cuda_device_count() > 0
     registry = ModelRegistry(settings.models_dir, settings.cache_dir)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from callintel.audio import load_audio
+from callintel.audio.decode import load_audio
 from callintel.cli import app
 from callintel.errors import ChannelLayoutError
 from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callintel.errors import NotAudioError
-from callintel.redact import (
+from callintel.store.redact import (
     PII_KINDS,
     PiiSpan,
     RedactedSpan,

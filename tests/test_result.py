@@ -3,18 +3,8 @@ from __future__ import annotations
 import json
 
 from callintel.options import AnalysisOptions
-from callintel.result import (
-    SCHEMA_PATH,
-    SCHEMA_VERSION,
-    AnalysisResult,
-    ModelInfo,
-    RoleDecision,
-    SourceInfo,
-    SpeakerRole,
-    Turn,
-    Word,
-    json_schema,
-)
+from callintel.result import SCHEMA_PATH, SCHEMA_VERSION, AnalysisResult, json_schema
+from callintel.transcript import ModelInfo, RoleDecision, SourceInfo, SpeakerRole, Turn, Word
 
 
 def sample() -> AnalysisResult:

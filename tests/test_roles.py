@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from callintel.roles import RoleAssigner, SpeakerText
+from callintel.speakers.roles import RoleAssigner, SpeakerText
 
 
 @pytest.fixture(scope="module")

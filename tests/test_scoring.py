@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import yaml
 
-from callintel.corpus.labels import CHECKPOINTS, SCENARIOS, VIOLATIONS
+from callintel.domain import CHECKPOINTS, SCENARIOS, VIOLATIONS
 from callintel.errors import ConfigError
-from callintel.scoring import (
+from callintel.settings import Settings
+from callintel.understand.scoring import (
     Evidence,
     Scorecard,
     ScoredTurn,
@@ -19,7 +20,6 @@ from callintel.scoring import (
     load_scorecard,
     load_scorecards,
 )
-from callintel.settings import Settings
 
 
 def card_dict(**changes: Any) -> dict[str, Any]:
@@ -473,7 +473,7 @@ def test_shipped_lexicon_leaves_normal_sales_talk_alone(settings: Settings, text
 
 def test_shipped_lexicon_on_the_generated_train_split(settings: Settings) -> None:
     """On the train split: the cues find the violations and almost nothing else."""
-    from callintel.corpus import generate
+    from callintel.training.corpus import generate
 
     scorer = Scorer.from_models_dir(settings.models_dir, "showroom")
     found = missed = false = normal = 0

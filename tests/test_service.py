@@ -17,11 +17,11 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from callintel.errors import AudioDecodeError
+from callintel.service.worker import Worker
 from callintel.store import jobs
 from callintel.store.blobs import BlobStore
 from callintel.store.db import Database
 from callintel.store.models import Base, Job
-from callintel.worker import Worker
 from tests.service_helpers import (
     FakeAnalyzer,
     auth,
@@ -420,8 +420,8 @@ def test_review_is_stored_as_a_labelled_correction(service: Service, audio_dir: 
 
 
 def test_reviews_export_as_training_dialogues(service: Service, audio_dir: Path, tmp_path: Path) -> None:
-    from callintel.corpus.jsonl import read_jsonl, write_jsonl
     from callintel.store.export import reviewed_dialogues
+    from callintel.training.corpus.jsonl import read_jsonl, write_jsonl
 
     reviewed = service.upload(audio_dir / "jfk.flac", external_id="r").json()
     service.upload(audio_dir / "pyannote_sample.wav", external_id="not-reviewed")

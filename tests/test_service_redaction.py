@@ -14,11 +14,11 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from api import create_app
-from callintel.audio import load_audio
+from callintel.audio.decode import load_audio
 from callintel.options import AnalysisOptions
+from callintel.service.worker import Worker
 from callintel.store.blobs import BlobStore
 from callintel.store.db import Database
-from callintel.worker import Worker
 from tests.service_helpers import (
     auth,
     iter_rows,

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callintel.audio import load_audio
-from callintel.speakers import TICK, _tick_scores, cluster, estimate_speakers, speech_regions
+from callintel.audio.decode import load_audio
+from callintel.speakers.diarize import TICK, _tick_scores, cluster, estimate_speakers, speech_regions
 from tests.helpers import agreement, diarization_error_rate, energy_truth, read_rttm
 
 
@@ -34,7 +34,7 @@ def test_cluster_recovers_known_groups(sizes: list[int]) -> None:
 
 @pytest.mark.parametrize("sizes", [[60], [40, 40], [30, 30, 30]])
 def test_estimates_the_number_of_speakers(sizes: list[int]) -> None:
-    from callintel.speakers import _affinity
+    from callintel.speakers.diarize import _affinity
 
     x, _ = blobs(sizes, spread=0.08)
     assert estimate_speakers(_affinity(x), max_speakers=4) == len(sizes)

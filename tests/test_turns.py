@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from callintel.pipeline import AttributedWord, build_turns
-from callintel.result import Word
+from callintel.transcript import Word
 
 
 def w(token: str, start: float, end: float, speaker: str, channel: int | None = None) -> AttributedWord:

@@ -14,13 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callintel.corpus import generate
-from callintel.normalize import Gazetteer
-from callintel.understand.build import BuildConfig, build, corpus, evaluate, is_trained, write_model_cards
+from callintel.training.build import BuildConfig, build, corpus, evaluate, is_trained, write_model_cards
+from callintel.training.corpus import generate
+from callintel.training.scores import expected_calibration_error, grade_scores
+from callintel.training.train import TrainConfig, fit_temperature
 from callintel.understand.classifiers import CallTurn, Understander, make_tags
 from callintel.understand.extract import read_mentions
 from callintel.understand.intent import combine_with_timeline, fit_reliability
-from callintel.understand.metrics import expected_calibration_error, grade_scores
+from callintel.understand.normalize import Gazetteer
 from callintel.understand.tasks import (
     BIO_LABELS,
     SENTIMENT_LABELS,
@@ -30,7 +31,6 @@ from callintel.understand.tasks import (
     spans_from_tags,
     word_span,
 )
-from callintel.understand.training import TrainConfig, fit_temperature
 from callintel.understand.transcripts import parse_transcript
 from callintel.understand.types import IntentResult, Tag
 
@@ -356,8 +356,8 @@ def test_reliability_is_fitted_to_how_often_the_timeline_is_right() -> None:
 def test_tokenizer_training_is_reproducible_across_processes(tmp_path: Path) -> None:
     script = (
         "import hashlib, json, sys\n"
-        "from callintel.corpus import generate\n"
-        "from callintel.understand.tokenizer import train_tokenizer\n"
+        "from callintel.training.corpus import generate\n"
+        "from callintel.training.tokenizer import train_tokenizer\n"
         "texts = [t['text'] for d in generate('train', 60, seed=0) for t in d['turns']]\n"
         "vocab = train_tokenizer(texts, 800).get_vocab()\n"
         "print(hashlib.sha256(json.dumps(sorted(vocab.items())).encode()).hexdigest())\n"

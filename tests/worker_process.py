@@ -17,9 +17,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from callintel.service.worker import Worker  # noqa: E402
 from callintel.store.blobs import BlobStore  # noqa: E402
 from callintel.store.db import Database  # noqa: E402
-from callintel.worker import Worker  # noqa: E402
 from tests.service_helpers import FakeAnalyzer  # noqa: E402
 
 

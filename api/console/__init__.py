@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.console.i18n import LANGUAGES, TEXT, language_of
 from api.team import scorecard_labels
-from callintel.corpus.labels import ATTRIBUTES, BODY_TYPES, CONCERNS, PAYMENTS, POWERTRAINS, SCENARIOS, USAGES
+from callintel.domain import ATTRIBUTES, BODY_TYPES, CONCERNS, PAYMENTS, POWERTRAINS, SCENARIOS, USAGES
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")

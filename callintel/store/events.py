@@ -1,7 +1,7 @@
 """The outbox: events written in the same transaction as the change they announce.
 
 ``emit`` adds the event and one pending delivery per matching webhook subscription; the
-dispatcher (``callintel.delivery``) sends them later, and ``GET /v1/events?after=`` serves the
+dispatcher (``callintel.service.delivery``) sends them later, and ``GET /v1/events?after=`` serves the
 same events to CRMs that pull. Event ``seq`` numbers increase in commit order: on PostgreSQL
 the transactions that emit take a transaction-scoped advisory lock first, so a transaction
 cannot commit a lower ``seq`` after a reader has seen a higher one (a puller paging with

@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callintel.corpus.jsonl import attribute_value_problem, validate_dialogue
 from callintel.store.models import Analysis, Call, Review, Transcript
+from callintel.training.corpus.jsonl import attribute_value_problem, validate_dialogue
 
 
 def merge_reviews(reviews: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:

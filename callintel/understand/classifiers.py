@@ -21,10 +21,8 @@ import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
-from callintel.corpus.labels import CHECKPOINTS, VIOLATIONS
+from callintel.domain import CHECKPOINTS, VIOLATIONS
 from callintel.errors import ModelNotFound
-from callintel.normalize import Gazetteer, budget_band, call_currency, script_counts, timeline_bucket
-from callintel.scoring import Scorecard, ScoredTurn, Scorer, load_scorecards
 from callintel.understand.conversation import (
     Said,
     plausible,
@@ -37,9 +35,17 @@ from callintel.understand.conversation import (
     read_trade_in,
 )
 from callintel.understand.extract import CAR_KEYS, read_mentions
+from callintel.understand.inference import collate, predict_logits, softmax
 from callintel.understand.intent import customer_characters
 from callintel.understand.intent import grade_probabilities as grade_probabilities_of
-from callintel.understand.metrics import softmax
+from callintel.understand.normalize import (
+    Gazetteer,
+    budget_band,
+    call_currency,
+    script_counts,
+    timeline_bucket,
+)
+from callintel.understand.scoring import Scorecard, ScoredTurn, Scorer, load_scorecards
 from callintel.understand.tasks import (
     CUSTOMER_SEPARATOR,
     REQUIRED_TASKS,
@@ -52,7 +58,6 @@ from callintel.understand.tasks import (
     encode_script,
     encode_sentiment,
 )
-from callintel.understand.training import collate, predict_logits
 from callintel.understand.types import (
     AttributeEvidence,
     AttributeValue,

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from callintel.normalize import Gazetteer, normalize_budget, normalize_timeline
+from callintel.understand.normalize import Gazetteer, normalize_budget, normalize_timeline
 
 
 class Turn(Protocol):

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from callintel.corpus.labels import ATTRIBUTES
-from callintel.normalize import Gazetteer, normalize
+from callintel.domain import ATTRIBUTES
+from callintel.understand.normalize import Gazetteer, normalize
 from callintel.understand.tasks import spans_from_tags, word_span
 
 EXPRESSION_KEYS = frozenset({"budget_cny", "purchase_timeline_days"})

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from callintel.corpus.labels import grade_for_days
+from callintel.domain import grade_for_days
 
 DECLINED_RELIABILITY = 0.9
 """Weight of grade N when the customer says they will not buy and gives no time (issue 14:

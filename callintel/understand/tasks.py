@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 from transformers import PreTrainedTokenizerBase
 
-from callintel.corpus.labels import ATTRIBUTES, CHECKPOINTS, GRADES, INTENT_SIGNALS, VIOLATIONS
-from callintel.transcribe import to_simplified
+from callintel.domain import ATTRIBUTES, CHECKPOINTS, GRADES, INTENT_SIGNALS, VIOLATIONS
+from callintel.text import to_simplified
 
 Task = Literal["script", "attributes", "intent", "sentiment"]
 TASKS: tuple[Task, ...] = ("script", "attributes", "intent", "sentiment")

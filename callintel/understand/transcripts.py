@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from callintel.corpus.labels import SCENARIOS
+from callintel.domain import SCENARIOS
 from callintel.understand.classifiers import CallTurn
 
 _PREFIXES = {

@@ -33,7 +33,7 @@ import numpy as np
 import phonenumbers
 from phonenumbers import Leniency, PhoneNumberMatcher
 
-from callintel.audio import sniff_format
+from callintel.audio.decode import sniff_format
 from callintel.errors import AudioDecodeError, EmptyAudioError, NotAudioError
 
 logger = logging.getLogger(__name__)

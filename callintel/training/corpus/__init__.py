@@ -11,9 +11,10 @@ Value conventions the generator follows (the normaliser should read spans the sa
 date (年底 -> Dec 31, 月底 -> end of month, 明年初 -> Jan 31 next year).
 """
 
+from callintel.domain import ATTRIBUTES, CHECKPOINTS, GRADES, SCENARIOS, VIOLATIONS
+
 from .generator import generate
 from .jsonl import check_spans, read_jsonl, validate_dialogue, write_jsonl
-from .labels import ATTRIBUTES, CHECKPOINTS, GRADES, SCENARIOS, VIOLATIONS
 
 __all__ = [
     "ATTRIBUTES",

@@ -27,7 +27,8 @@ from transformers import (
     get_linear_schedule_with_warmup,
 )
 
-from callintel.corpus.labels import GRADES, VIOLATIONS
+from callintel.domain import GRADES, VIOLATIONS
+from callintel.understand.inference import batches, collate
 from callintel.understand.tasks import BIO_LABELS, MAX_LENGTH, SCRIPT_LABELS, SENTIMENT_LABELS, Task
 
 logger = logging.getLogger(__name__)
@@ -115,34 +116,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def collate(tokenizer: PreTrainedTokenizerBase, rows: Sequence[dict[str, Any]], task: Task) -> dict[str, Any]:
-    """Pad a batch of the model's inputs; token labels are padded with -100 (ignored by the loss)."""
-    inputs = set(tokenizer.model_input_names)
-    features = [{k: v for k, v in row.items() if k in inputs} for row in rows]
-    batch = dict(tokenizer.pad(features, return_tensors="pt"))
-    if rows and "labels" in rows[0]:
-        if task == "attributes":
-            width = batch["input_ids"].shape[1]
-            batch["labels"] = torch.tensor([r["labels"] + [-100] * (width - len(r["labels"])) for r in rows])
-        elif task == "script":
-            batch["labels"] = torch.tensor([r["labels"] for r in rows], dtype=torch.float32)
-        else:
-            batch["labels"] = torch.tensor([r["labels"] for r in rows], dtype=torch.long)
-    return batch
-
-
-def batches(rows: Sequence[dict[str, Any]], batch_size: int, rng: random.Random | None) -> list[list[int]]:
-    """Index batches of similar lengths (less padding); shuffled when ``rng`` is given."""
-    order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
-    if rng is not None:
-        # Shuffle within length buckets, then shuffle the batches.
-        order = sorted(order, key=lambda i: (len(rows[i]["input_ids"]) // 8, rng.random()))
-    groups = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    if rng is not None:
-        rng.shuffle(groups)
-    return groups
-
-
 def train_model(
     task: Task,
     model: PreTrainedModel,
@@ -184,27 +157,6 @@ def train_model(
             hook(step, total, float(loss.detach()))
     model.eval()
     return model
-
-
-@torch.inference_mode()
-def predict_logits(
-    task: Task,
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    rows: Sequence[dict[str, Any]],
-    batch_size: int = 64,
-) -> list[np.ndarray]:
-    """Logits per row, in the rows' order (token tasks: one array per row, unpadded)."""
-    model.eval()
-    device = next(model.parameters()).device
-    out: list[np.ndarray | None] = [None] * len(rows)
-    for group in batches(rows, batch_size, None):
-        batch = collate(tokenizer, [{k: v for k, v in rows[i].items() if k != "labels"} for i in group], task)
-        batch = {k: v.to(device) for k, v in batch.items()}
-        logits = model(**batch).logits.float().cpu().numpy()
-        for j, i in enumerate(group):
-            out[i] = logits[j, : len(rows[i]["input_ids"])] if task == "attributes" else logits[j]
-    return [x for x in out if x is not None]
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:

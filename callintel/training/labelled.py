@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from callintel.corpus.jsonl import attribute_value_problem, validate_dialogue
-from callintel.corpus.labels import ATTRIBUTES, CHECKPOINTS, GRADES, LANGUAGES, SCENARIOS, VIOLATIONS
+from callintel.domain import ATTRIBUTES, CHECKPOINTS, GRADES, LANGUAGES, SCENARIOS, VIOLATIONS
+from callintel.training.corpus.jsonl import attribute_value_problem, validate_dialogue
 from callintel.understand.classifiers import CallTurn
 
 LIST_KEYS = ("models_of_interest", "competitors", "usage", "concerns")

@@ -5,20 +5,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from callintel.hallucination import (
+from callintel.options import TranscriptionOptions
+from callintel.registry import ModelRegistry, ResolvedModel
+from callintel.text import to_simplified
+from callintel.transcribe.hallucination import (
     FilterResult,
     collapse_repeats,
     remove_credits,
     remove_prompt_echo,
 )
-from callintel.options import TranscriptionOptions
-from callintel.registry import ModelRegistry, ResolvedModel
-from callintel.result import ModelInfo, RemovedText, Word
+from callintel.transcript import ModelInfo, RemovedText, Word
 
 if TYPE_CHECKING:
     from faster_whisper import BatchedInferencePipeline, WhisperModel
@@ -47,18 +47,6 @@ class Transcript:
     language_probability: float
     segments: tuple[Segment, ...]
     removed: tuple[RemovedText, ...]
-
-
-@lru_cache(maxsize=1)
-def _t2s() -> Callable[[str], str]:
-    import opencc
-
-    return opencc.OpenCC("t2s").convert
-
-
-def to_simplified(text: str) -> str:
-    """Traditional Chinese characters to Simplified (OpenCC t2s); other text unchanged."""
-    return _t2s()(text)
 
 
 WINDOW_SECONDS = 30.0  # Whisper's input window

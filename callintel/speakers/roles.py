@@ -19,7 +19,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from callintel.errors import ConfigError
-from callintel.result import RoleDecision, SpeakerRole
+from callintel.text import flatten
+from callintel.transcript import RoleDecision, SpeakerRole
 
 _MAX_COUNT = 3
 
@@ -53,7 +54,7 @@ class RoleCues:
 
     def evidence(self, text: str) -> tuple[float, tuple[str, ...]]:
         """Sales-minus-customer evidence of a text, and the phrases that gave it."""
-        flat = _flatten(text)
+        flat = flatten(text)
         score = 0.0
         found: list[str] = []
         for patterns, sign in ((self.sales, 1.0), (self.customer, -1.0)):
@@ -63,12 +64,6 @@ class RoleCues:
                     score += sign * weight * len(matches)
                     found.extend(("+" if sign > 0 else "-") + m.strip() for m in matches)
         return score, tuple(found)
-
-
-def _flatten(text: str) -> str:
-    # Lower-case; drop spaces between CJK characters (ASR puts them in at random).
-    text = text.lower()
-    return re.sub(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])", "", text)
 
 
 @lru_cache(maxsize=8)

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from callintel.corpus.labels import ATTRIBUTES, CHECKPOINTS, GRADES, VIOLATIONS
-from callintel.understand.labelled import LIST_KEYS, LabelledCall
-from callintel.understand.metrics import GradeScores, LabelScore, grade_scores
+from callintel.domain import ATTRIBUTES, CHECKPOINTS, GRADES, VIOLATIONS
+from callintel.training.labelled import LIST_KEYS, LabelledCall
+from callintel.training.scores import GradeScores, LabelScore, grade_scores
 from callintel.understand.types import Understanding
 
 FREE_TEXT_KEYS = frozenset({"household"})

@@ -26,17 +26,18 @@ from typing import Any
 
 from sqlalchemy import select
 
-from callintel.batch import BatchItem, Ledger, Outcome, Summary
-from callintel.metrics import conversation_metrics
+from callintel.batch.local import BatchItem, Ledger, Outcome, Summary
 from callintel.options import AnalysisOptions
-from callintel.policy import DealerSettings
-from callintel.result import AnalysisResult, ModelInfo
+from callintel.result import AnalysisResult
+from callintel.service.worker import Worker, call_options, current_scorecard, redact_result, store_result
 from callintel.store import jobs
 from callintel.store.db import Database
 from callintel.store.models import Analysis, Call, Dealer
-from callintel.tags import load_policy
+from callintel.store.policy import DealerSettings
+from callintel.transcript import ModelInfo
 from callintel.understand.classifiers import CallTurn, Understander
-from callintel.worker import Worker, call_options, current_scorecard, redact_result, store_result
+from callintel.understand.metrics import conversation_metrics
+from callintel.understand.tags import load_policy
 
 logger = logging.getLogger(__name__)
 

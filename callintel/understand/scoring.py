@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +20,10 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from callintel.corpus.labels import CHECKPOINTS, VIOLATIONS
+from callintel.domain import CHECKPOINTS, VIOLATIONS
 from callintel.errors import ConfigError
-from callintel.result import ROLES, Role
-from callintel.transcribe import to_simplified
+from callintel.text import flatten
+from callintel.transcript import ROLES, Role
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ class CheckpointConfig(_Config):
 class ViolationCues(_Config):
     """Words and regular expressions that reveal a violation whatever the model says.
 
-    Both are matched on the flattened turn (see :func:`_flatten`): lower case, Simplified
+    Both are matched on the flattened turn (see :func:`callintel.text.flatten`): lower case, Simplified
     characters, full-width as ASCII, no spaces beside Chinese characters.
     """
 
@@ -514,7 +513,7 @@ class Scorer:
             applicable, candidates = pool(c.applies_when)
             hits = []
             for t in candidates:
-                flat = _flatten(t.text)
+                flat = flatten(t.text)
                 matched = next((k for k, pattern in self._keywords[c.key] if pattern.search(flat)), None)
                 sim = similarities.get((c.key, id(t)), 0.0)
                 hits.append(
@@ -553,7 +552,7 @@ class Scorer:
     def _first_cue(cues: tuple[tuple[str, re.Pattern[str]], ...], text: str) -> str | None:
         if not cues:
             return None
-        flat = _flatten(text)
+        flat = flatten(text)
         return next((cue for cue, pattern in cues if pattern.search(flat)), None)
 
     def _violations(self, turns: Sequence[ScoredTurn]) -> tuple[ViolationResult, ...]:
@@ -640,15 +639,6 @@ def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / norm if norm > 0 else vector
 
 
-_CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff])\s+|\s+(?=[\u3400-\u9fff])")
-
-
-def _flatten(text: str) -> str:
-    # Full-width as ASCII, Simplified characters, lower case, one space for any run of spaces,
-    # and none beside a Chinese character: ASR puts them in at random, between characters and
-    # around Latin words (车主 APP, 领克 08). Applied to keywords and turns alike.
-    text = to_simplified(unicodedata.normalize("NFKC", text)).lower()
-    return _CJK_GAP.sub("", re.sub(r"\s+", " ", text).strip())
 
 
 def _compile_cues(
@@ -662,7 +652,7 @@ def _compile_cues(
 def _keyword_pattern(keyword: str) -> re.Pattern[str]:
     # A keyword that begins or ends with a Latin letter or digit must do so at a word
     # boundary ("car" is not in "scary"); Chinese has no word boundaries to respect.
-    flat = _flatten(keyword)
+    flat = flatten(keyword)
     before = r"(?<![a-z0-9])" if re.match(r"[a-z0-9]", flat) else ""
     after = r"(?![a-z0-9])" if re.search(r"[a-z0-9]$", flat) else ""
     return re.compile(before + re.escape(flat) + after)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .labels import (
+from callintel.domain import (
     ATTRIBUTES,
     BODY_TYPES,
     CHECKPOINTS,

@@ -25,9 +25,6 @@ from sqlalchemy.orm import Session
 
 from callintel.errors import AudioError
 from callintel.options import AnalysisOptions
-from callintel.policy import DealerSettings, RedactionSettings
-from callintel.redact import RedactedSpan, mute_file, redact_json, redact_turns
-from callintel.scoring import Scorecard, parse_scorecard
 from callintel.settings import Settings
 from callintel.store import jobs, outcomes
 from callintel.store.blobs import BlobStore, Staged
@@ -42,9 +39,12 @@ from callintel.store.models import (
     Transcript,
     utcnow,
 )
+from callintel.store.policy import DealerSettings, RedactionSettings
 from callintel.store.recordings import drop_if_unused, recording_for
-from callintel.tags import TagPolicy, current_tags, load_policy
-from callintel.tags import changes as tag_changes
+from callintel.store.redact import RedactedSpan, mute_file, redact_json, redact_turns
+from callintel.understand.scoring import Scorecard, parse_scorecard
+from callintel.understand.tags import TagPolicy, current_tags, load_policy
+from callintel.understand.tags import changes as tag_changes
 
 logger = logging.getLogger(__name__)
 

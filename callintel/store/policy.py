@@ -11,8 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from callintel.errors import ConfigError
-from callintel.redact import PII_KINDS
-from callintel.tags import TagPolicy, check_thresholds
+from callintel.store.redact import PII_KINDS
+from callintel.understand.tags import TagPolicy, check_thresholds
 
 
 class RedactionSettings(BaseModel):

@@ -24,22 +24,29 @@ import torch
 from sklearn.metrics import confusion_matrix
 from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
-from callintel.corpus import generate
-from callintel.corpus.labels import CHECKPOINTS, GRADES, VIOLATIONS
-from callintel.normalize import Gazetteer
-from callintel.scoring import Scorer, load_scorecards
+from callintel.domain import CHECKPOINTS, GRADES, VIOLATIONS
 from callintel.settings import Settings
-from callintel.understand.extract import Mention, read_mentions
-from callintel.understand.intent import combine_with_timeline, fit_reliability
-from callintel.understand.metrics import (
+from callintel.training.corpus import generate
+from callintel.training.scores import (
     AttributeTally,
     GradeScores,
     LabelScore,
     expected_calibration_error,
     grade_scores,
     label_scores,
-    softmax,
 )
+from callintel.training.tokenizer import train_tokenizer
+from callintel.training.train import (
+    TrainConfig,
+    build_model,
+    fit_temperature,
+    train_model,
+)
+from callintel.understand.extract import Mention, read_mentions
+from callintel.understand.inference import predict_logits, softmax
+from callintel.understand.intent import combine_with_timeline, fit_reliability
+from callintel.understand.normalize import Gazetteer
+from callintel.understand.scoring import Scorer, load_scorecards
 from callintel.understand.tasks import (
     BIO_LABELS,
     SCRIPT_LABELS,
@@ -54,14 +61,6 @@ from callintel.understand.tasks import (
     intent_examples,
     script_examples,
     sentiment_examples,
-)
-from callintel.understand.tokenizer import train_tokenizer
-from callintel.understand.training import (
-    TrainConfig,
-    build_model,
-    fit_temperature,
-    predict_logits,
-    train_model,
 )
 
 logger = logging.getLogger(__name__)

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from callintel.audio import SAMPLE_RATE
+from callintel.audio.decode import SAMPLE_RATE
 from callintel.options import SpeakerOptions
 from callintel.registry import ModelRegistry, ResolvedModel
-from callintel.result import ModelInfo
+from callintel.transcript import ModelInfo
 
 if TYPE_CHECKING:
     import torch

@@ -16,7 +16,6 @@ import datetime as dt
 import logging
 import math
 import re
-import unicodedata
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,9 +28,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rapidfuzz import fuzz, process
 
-from callintel.corpus.labels import ATTRIBUTES
+from callintel.domain import ATTRIBUTES
 from callintel.errors import ConfigError
-from callintel.transcribe import to_simplified
+from callintel.text import canonical, simplified
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ _CN_NUMERALS = "零〇一二两三四五六七八九十百千万"
 
 def _prepare(text: str) -> str:
     """Full-width to ASCII (NFKC), Traditional to Simplified, lower case, no spaces inside Chinese."""
-    text = to_simplified(unicodedata.normalize("NFKC", text)).lower()
+    text = canonical(text)
     # ASR puts spaces between Chinese characters and numbers at random (零克 08, 十五 到 二十万).
     text = re.sub(rf"(?<=[{_CJK}\d])\s+(?=[{_CJK}\d])", "", text)
     return text.strip()
@@ -1550,7 +1549,7 @@ def normalize_household(text: str) -> str | None:
     for zh, en, pattern in _HOUSEHOLD:
         if pattern.search(prepared):
             return zh if chinese else en
-    stripped = to_simplified(unicodedata.normalize("NFKC", text)).strip(" \t\r\n,.;:!?，。；：！？、…")
+    stripped = simplified(text).strip(" \t\r\n,.;:!?，。；：！？、…")
     # Kept as said only when it speaks of people or pets at home: "guys" or "一下" is no household.
     return stripped if stripped and _HOUSEHOLD_WORD.search(stripped) else None
 

@@ -18,14 +18,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from callintel.corpus.labels import ATTRIBUTES, CHECKPOINTS, GRADES, VIOLATIONS
+from callintel.domain import ATTRIBUTES, CHECKPOINTS, GRADES, VIOLATIONS
 from callintel.errors import CallintelError
 from callintel.understand.types import Understanding
 
 if TYPE_CHECKING:
-    from callintel.metrics import ConversationMetrics
-    from callintel.understand.build import EvalReport
-    from callintel.understand.call_eval import CallEvalReport
+    from callintel.training.build import EvalReport
+    from callintel.training.call_eval import CallEvalReport
+    from callintel.understand.metrics import ConversationMetrics
     from callintel.understand.tasks import Task
 from callintel.settings import Settings
 
@@ -306,8 +306,8 @@ def train(
 
     Seeded and reproducible: the same code and corpus give the same models on one machine.
     """
-    from callintel.corpus.jsonl import read_jsonl
-    from callintel.understand import build
+    from callintel.training import build
+    from callintel.training.corpus.jsonl import read_jsonl
 
     settings = Settings.from_env()
     directory = out or build.default_directory(settings.cache_dir)
@@ -371,8 +371,8 @@ def evaluate(
     normaliser, grade) and is scored at the call's level, for zh, en and both. Without: the
     per-turn scores of each model on the generated held-out split (the model card's figures).
     """
-    from callintel.understand import build
-    from callintel.understand.labelled import read_labelled_calls
+    from callintel.training import build
+    from callintel.training.labelled import read_labelled_calls
     from callintel.understand.tasks import REQUIRED_TASKS
 
     settings = Settings.from_env()
@@ -393,7 +393,7 @@ def evaluate(
             json_out.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
         return
 
-    from callintel.understand.call_eval import evaluate_calls
+    from callintel.training.call_eval import evaluate_calls
     from callintel.understand.classifiers import Understander
 
     understander = Understander(directory, settings.models_dir)
@@ -433,9 +433,9 @@ def print_call_evaluation(report: CallEvalReport) -> None:
     console.print(checkpoints)
 
     violations = table("Violations as the scorecards decide (turn and type): P / R", "violation", *names)
-    for i, key in enumerate(VIOLATIONS):
+    for i, violation in enumerate(VIOLATIONS):
         s = [g.violations[i] for g in groups]
-        violations.add_row(key, *(f"{x.precision:.2f} / {x.recall:.2f}  ({x.support})" for x in s))
+        violations.add_row(violation, *(f"{x.precision:.2f} / {x.recall:.2f}  ({x.support})" for x in s))
     violations.add_row(
         "all types", *(f"{g.violation_precision:.2f} / {g.violation_recall:.2f}" for g in groups)
     )
@@ -446,10 +446,10 @@ def print_call_evaluation(report: CallEvalReport) -> None:
     console.print(violations)
 
     attributes = table("Attributes per call: right / precision / recall (calls said)", "attribute", *names)
-    for i, key in enumerate(ATTRIBUTES):
+    for i, attribute in enumerate(ATTRIBUTES):
         a = [g.attributes[i] for g in groups]
         attributes.add_row(
-            key, *(f"{x.right:.2f} / {x.precision:.2f} / {x.recall:.2f}  ({x.said})" for x in a)
+            attribute, *(f"{x.right:.2f} / {x.precision:.2f} / {x.recall:.2f}  ({x.said})" for x in a)
         )
     console.print(attributes)
 
@@ -630,9 +630,9 @@ def batch(
     """Analyse many recordings: progress with audio hours, throughput and ETA; a summary at the
     end. Resumable: a rerun skips what the output already holds for the same models; db: takes
     the pending calls from the queue and stores results, tags and events as the workers do."""
-    from callintel.batch import Ledger, fingerprint, pipeline_stage, read_source, run_batch
-    from callintel.batch import default_options as batch_options
-    from callintel.batch_db import is_db_source
+    from callintel.batch.db import is_db_source
+    from callintel.batch.local import Ledger, fingerprint, pipeline_stage, read_source, run_batch
+    from callintel.batch.local import default_options as batch_options
     from callintel.pipeline import Pipeline
 
     settings = Settings.from_env()
@@ -669,7 +669,7 @@ def batch(
     with _BatchProgress(items) as show:
         try:
             if engine == Engine.ray:
-                from callintel.batch_ray import PipelineStage, run_batch_ray
+                from callintel.batch.ray import PipelineStage, run_batch_ray
 
                 summary = run_batch_ray(
                     items,
@@ -703,11 +703,11 @@ def _pending_calls(
 ) -> tuple[Any, list[Any]]:
     """The database's queued calls claimed for this batch, and the ledger that stores their
     results there."""
-    from callintel.batch import Ledger
-    from callintel.batch_db import PendingCalls, use_edited_scorecards
+    from callintel.batch.db import PendingCalls, use_edited_scorecards
+    from callintel.batch.local import Ledger
+    from callintel.service.worker import Worker, pipeline_analyzer
     from callintel.store.blobs import BlobStore
     from callintel.store.db import Database
-    from callintel.worker import Worker, pipeline_analyzer
 
     db = Database(settings.database_url)
     if pipeline.understander is not None:
@@ -729,7 +729,7 @@ def _reanalyze(
     until: dt.datetime | None,
     group: int,
 ) -> None:
-    from callintel.batch_db import reanalyze_calls, use_edited_scorecards
+    from callintel.batch.db import reanalyze_calls, use_edited_scorecards
     from callintel.pipeline import load_understander
     from callintel.store.db import Database
 
@@ -763,7 +763,7 @@ class _BatchProgress:
     (counted in recordings when their lengths are unknown)."""
 
     def __init__(self, items: list[Any]) -> None:
-        from callintel.audio import probe_duration
+        from callintel.audio.decode import probe_duration
 
         def length(path: Path) -> float:
             try:
@@ -855,9 +855,9 @@ def reviews_export(
     dealer: Annotated[str | None, typer.Option(help="Only this dealer's calls.")] = None,
 ) -> None:
     """Write the reviewed calls as labelled dialogues, for `callintel train --data`."""
-    from callintel.corpus.jsonl import write_jsonl
     from callintel.store.db import Database
     from callintel.store.export import reviewed_dialogues
+    from callintel.training.corpus.jsonl import write_jsonl
 
     settings = Settings.from_env()
     db = Database(settings.database_url)
@@ -931,7 +931,7 @@ def serve(
     import uvicorn
 
     from api import create_app
-    from callintel.delivery import DeliveryOptions
+    from callintel.service.delivery import DeliveryOptions
     from callintel.store.db import upgrade
 
     settings = Settings.from_env()
@@ -953,9 +953,9 @@ def worker(
     import datetime as dt
 
     from callintel.pipeline import Pipeline
+    from callintel.service.worker import Worker, pipeline_analyzer
     from callintel.store.blobs import BlobStore
     from callintel.store.db import Database
-    from callintel.worker import Worker, pipeline_analyzer
 
     settings = Settings.from_env()
     db = Database(settings.database_url)
@@ -979,7 +979,7 @@ def deliveries_run(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for a receiver.")] = 10.0,
 ) -> None:
     """Send webhook deliveries until stopped (run one or several beside the API)."""
-    from callintel.delivery import DeliveryOptions, Dispatcher
+    from callintel.service.delivery import DeliveryOptions, Dispatcher
     from callintel.store.db import Database
 
     settings = Settings.from_env()
@@ -1013,7 +1013,7 @@ def deliveries_replay(
     drop duplicates by event id."""
     import datetime as dt
 
-    from callintel.delivery import REPLAY_CHOICES, replay
+    from callintel.service.delivery import REPLAY_CHOICES, replay
     from callintel.store.db import Database
 
     statuses = REPLAY_CHOICES.get(status)

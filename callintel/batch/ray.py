@@ -1,4 +1,4 @@
-"""Batch analysis on a Ray cluster: the local engine's stages (:mod:`callintel.batch`) as a Ray Data
+"""Batch analysis on a Ray cluster: the local engine's stages (:mod:`callintel.batch.local`) as a Ray Data
 pipeline, for more recordings than one machine gets through.
 
 - **Decode** (``batch.load``: hash, decode, VAD) runs in Ray tasks of one CPU each, anywhere in the
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from callintel.batch import (
+from callintel.batch.local import (
     MODEL_ERRORS,
     AnalyzeMany,
     BatchItem,
@@ -93,7 +93,8 @@ def run_batch_ray(
     address: str | None = None,
     on_outcome: Callable[[Outcome], None] = lambda _: None,
 ) -> Summary:
-    """Analyse ``items`` on Ray, writing each outcome to ``ledger``: what :func:`callintel.batch.run_batch`
+    """Analyse ``items`` on Ray, writing each outcome to ``ledger``: what
+    :func:`callintel.batch.local.run_batch`
     does, with the decoding spread over the cluster's CPUs and the models over ``actors`` actors.
 
     Args:

@@ -15,9 +15,7 @@ from typing import Any, Literal
 
 import cn2an
 
-from .bank import LABELLED_SLOTS, Bank, Template, load_bank
-from .gazetteer import Brand, CarModel, load_gazetteer
-from .labels import (
+from callintel.domain import (
     BODY_TYPES,
     CONCERNS,
     GRADE_MAX_DAYS,
@@ -27,6 +25,9 @@ from .labels import (
     VIOLATIONS,
     grade_for_days,
 )
+
+from .bank import LABELLED_SLOTS, Bank, Template, load_bank
+from .gazetteer import Brand, CarModel, load_gazetteer
 from .render import Noise, Piece, render
 
 Split = Literal["train", "heldout"]
@@ -234,8 +235,8 @@ def _days_until(rule: str, d: dt.date) -> int:
 
 def _grade_band(grade: str) -> tuple[int, int]:
     bounds = [0] + [v + 1 for v in GRADE_MAX_DAYS.values()]
-    i = GRADES.index(grade)
-    return (bounds[i], GRADE_MAX_DAYS[grade]) if grade != "N" else (bounds[-1], 10_000)
+    i = GRADES.index(grade)  # type: ignore[arg-type]
+    return (bounds[i], GRADE_MAX_DAYS[GRADES[i]]) if grade != "N" else (bounds[-1], 10_000)
 
 
 class _Dialogue:
@@ -451,7 +452,7 @@ class _Planner:
             value = {"min": a * 10000, "max": b * 10000}
         else:
             a = b = wan
-            value = {"min": None, "max": wan * 10000}  # open below, as callintel.normalize reads it
+            value = {"min": None, "max": wan * 10000}  # open below, as the normaliser reads it
         tmpl = rng.choice(lex[f"budget_{kind}"])
         text = tmpl.format(n=self._num(a, zh, tmpl), a=self._num(a, zh, tmpl), b=self._num(b, zh, tmpl))
         if zh and "万" in text and rng.random() < 0.15 and text.count("万") == 1:

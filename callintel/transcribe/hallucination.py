@@ -9,11 +9,11 @@ the word timestamps, and they report what they removed.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from callintel.result import Word
+from callintel.text import comparison_key
+from callintel.transcript import Word
 
 # Whole phrases that are subtitle credits or channel outros, never car-sales speech.
 CREDIT_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
@@ -45,14 +45,9 @@ class FilterResult:
     reasons: tuple[str, ...]
 
 
-def normalise(text: str) -> str:
-    """Lower-case text without punctuation, symbols or spaces, for comparisons."""
-    return "".join(ch for ch in text.lower() if not unicodedata.category(ch).startswith(("P", "Z", "S", "C")))
-
-
 def remove_credits(words: Sequence[Word]) -> FilterResult:
     """Drop the words that make up a subtitle credit or outro phrase."""
-    keys = [normalise(w.word) for w in words]
+    keys = [comparison_key(w.word) for w in words]
     text = "".join(keys)
     owner: list[int] = [i for i, key in enumerate(keys) for _ in key]
     drop: set[int] = set()
@@ -76,7 +71,7 @@ def collapse_repeats(
     ("对", "好") is natural to repeat, so only runs longer than ``max_short_repeats``
     copies are cut back to one.
     """
-    keys = [normalise(w.word) for w in words]
+    keys = [comparison_key(w.word) for w in words]
     index = [i for i, key in enumerate(keys) if key]
     units = [keys[i] for i in index]
     drop: set[int] = set()
@@ -128,10 +123,10 @@ def remove_prompt_echo(words: Sequence[Word], prompt: str | None, min_terms: int
     Whisper (the base model especially) sometimes copies its hotwords into the transcript;
     a customer naming several brands in exactly the prompt's order is far less likely.
     """
-    terms = [normalise(t) for t in re.split(r"[\s,，、;；]+", prompt or "") if normalise(t)]
+    terms = [comparison_key(t) for t in re.split(r"[\s,，、;；]+", prompt or "") if comparison_key(t)]
     if len(terms) < min_terms or not words:
         return FilterResult(tuple(words), (), ())
-    keys = [normalise(w.word) for w in words]
+    keys = [comparison_key(w.word) for w in words]
     text = "".join(keys)
     owner = [i for i, key in enumerate(keys) for _ in key]
     drop: set[int] = set()

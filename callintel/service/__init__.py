@@ -1,0 +1,1 @@
+"""The service's moving parts: workers that analyse queued calls, webhook delivery."""

@@ -1,0 +1,1 @@
+"""Who spoke when (diarization) and which speaker is the salesperson (roles)."""

@@ -1,0 +1,1 @@
+"""The project's own models: corpus generator, tokenizer, training, evaluation."""

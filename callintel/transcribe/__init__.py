@@ -1,0 +1,1 @@
+"""Speech to timed words: faster-whisper, cleaned of Whisper's known hallucinations."""
