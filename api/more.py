@@ -17,10 +17,10 @@ from api.calls import check_recording, stage_upload, visible_call
 from api.problems import Problem
 from callintel.errors import AudioError, ConfigError
 from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions
-from callintel.service.worker import current_scorecard, tag_history
 from callintel.store import outcomes
 from callintel.store.keys import Principal
 from callintel.store.models import Call, Customer, Review, ScorecardRecord, utcnow
+from callintel.store.results import current_scorecard, tag_history
 from callintel.training.corpus.jsonl import attribute_value_problem
 from callintel.understand.scoring import load_scorecard, parse_scorecard
 from callintel.understand.tags import current_tags

@@ -22,9 +22,9 @@ from api.auth import require
 from api.calls import call_day, day_bounds, time_zone
 from api.problems import Problem
 from callintel.errors import ConfigError
-from callintel.service.worker import current_scorecard
 from callintel.store.keys import Principal
 from callintel.store.models import Call, CallOutcome
+from callintel.store.results import current_scorecard
 from callintel.understand.scoring import load_scorecards
 
 router = APIRouter(prefix="/v1/team", tags=["team"])

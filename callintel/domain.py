@@ -6,7 +6,7 @@ tuple of its values, in DOMAIN.md's order (for iteration and validation).
 
 from __future__ import annotations
 
-from typing import Final, Literal, get_args
+from typing import Final, Literal, TypeVar, get_args
 
 Checkpoint = Literal[
     "greeting",
@@ -61,6 +61,8 @@ Concern = Literal[
     "insurance",
 ]
 
+_Name = TypeVar("_Name", bound=str)
+
 CHECKPOINTS: Final[tuple[Checkpoint, ...]] = get_args(Checkpoint)
 VIOLATIONS: Final[tuple[Violation, ...]] = get_args(Violation)
 ATTRIBUTES: Final[tuple[Attribute, ...]] = get_args(Attribute)
@@ -85,3 +87,17 @@ def grade_for_days(days: int) -> Grade:
         if days <= limit:
             return grade
     return "N"
+
+
+def one_of(value: str, choices: tuple[_Name, ...], what: str) -> _Name:
+    """``value`` as one of ``choices`` (typed as they are); a ``ValueError`` naming the valid
+    choices when it is none of them."""
+    for choice in choices:
+        if value == choice:
+            return choice
+    raise ValueError(f"{value!r} is not a {what}; valid: {', '.join(choices)}")
+
+
+def as_grade(label: str) -> Grade:
+    """``label`` as a :data:`Grade` (``ValueError`` when it is not one)."""
+    return one_of(label, GRADES, "grade")

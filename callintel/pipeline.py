@@ -23,8 +23,9 @@ from callintel.speakers.diarize import Diarizer, speech_regions
 from callintel.speakers.roles import RoleAssigner, SpeakerText
 from callintel.transcribe.whisper import WINDOW_SECONDS, Transcriber
 from callintel.transcript import ChannelLayout, ModelInfo, RemovedText, RoleDecision, SourceInfo, Turn, Word
-from callintel.understand.classifiers import CallTurn, Understander
+from callintel.understand.classifiers import CallToUnderstand, CallTurn, Understander
 from callintel.understand.metrics import conversation_metrics
+from callintel.understand.scoring import Scorecard
 from callintel.understand.types import Understanding
 
 
@@ -244,8 +245,10 @@ class Pipeline:
         options: AnalysisOptions = AnalysisOptions(),
         progress: ProgressHook = _no_progress,
         prepared: Prepared | None = None,
+        scorecard: Scorecard | None = None,
     ) -> AnalysisResult:
-        """Analyse one recording; ``prepared`` is ``source`` already decoded by :func:`prepare`.
+        """Analyse one recording; ``prepared`` is ``source`` already decoded by :func:`prepare`;
+        ``scorecard`` scores it instead of its scenario's file (e.g. one edited through the API).
 
         Raises:
             AudioError subclasses for unusable input; ChannelLayoutError when stereo is
@@ -253,7 +256,7 @@ class Pipeline:
         """
         heard = self.hear(source, options, progress, prepared)
         progress("understand", 0, 1)
-        understanding = self.understand_many([heard])[0]
+        understanding = self.understand_many([heard], [scorecard])[0]
         progress("understand", 1, 1)
         return self.finish(heard, understanding)
 
@@ -348,23 +351,28 @@ class Pipeline:
             timings=timings,
         )
 
-    def understand_many(self, heard: Sequence[Heard]) -> list[Understanding | None]:
+    def understand_many(
+        self, heard: Sequence[Heard], scorecards: Sequence[Scorecard | None] | None = None
+    ) -> list[Understanding | None]:
         """Understanding of each call that asks for it and has turns (None for the others), the
-        classifiers batched across the calls."""
-        wanted = [h for h in heard if h.options.understand and h.turns]
+        classifiers batched across the calls; ``scorecards`` (one per call, None: the scenario's
+        file) score them."""
+        cards = list(scorecards) if scorecards is not None else [None] * len(heard)
+        wanted = [(h, card) for h, card in zip(heard, cards, strict=True) if h.options.understand and h.turns]
         if not wanted or self.understander is None:
             return [None] * len(heard)
         done = self.understander.understand_many(
             [
-                (
+                CallToUnderstand(
                     h.call_turns,
                     h.scenario,
                     dt.date.fromisoformat(h.options.call_date) if h.options.call_date else None,
+                    card,
                 )
-                for h in wanted
+                for h, card in wanted
             ]
         )
-        by_call = dict(zip(map(id, wanted), done, strict=True))
+        by_call = dict(zip((id(h) for h, _ in wanted), done, strict=True))
         return [by_call.get(id(h)) for h in heard]
 
     def finish(self, heard: Heard, understanding: Understanding | None) -> AnalysisResult:

@@ -23,6 +23,25 @@ SCHEMA_VERSION = "1.0"
 
 
 @dataclass(frozen=True)
+class RedactionSpan:
+    """Where personal data was masked: the turn, the kind (``phone``, ``id_card`` ...) and, when
+    the words' times are known, when it was said (the span muted in the audio, if asked)."""
+
+    turn: int
+    kind: str
+    start: float | None
+    end: float | None
+
+
+@dataclass(frozen=True)
+class Redaction:
+    """The personal data the dealer's settings masked in this result."""
+
+    kinds: tuple[str, ...]
+    spans: tuple[RedactionSpan, ...]
+
+
+@dataclass(frozen=True)
 class AnalysisResult:
     language: str
     language_probability: float
@@ -38,6 +57,7 @@ class AnalysisResult:
     metrics: ConversationMetrics | None = None
     warnings: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    redaction: Redaction | None = None
     schema_version: str = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -49,6 +69,11 @@ class AnalysisResult:
     @classmethod
     def from_json(cls, text: str | bytes) -> AnalysisResult:
         return _adapter().validate_json(text)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AnalysisResult:
+        """The result of its JSON form as a dict (what :meth:`to_dict` gives)."""
+        return _adapter().validate_python(data)
 
 
 @lru_cache(maxsize=1)

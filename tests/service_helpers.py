@@ -8,12 +8,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter
 from sqlalchemy import create_engine, text
 
+from callintel.domain import GRADES, as_grade
 from callintel.options import AnalysisOptions
+from callintel.result import AnalysisResult
 from callintel.settings import Settings
 from callintel.store.db import Database, upgrade
 from callintel.store.keys import create_key
+from callintel.transcript import ModelInfo, RoleDecision, SourceInfo, SpeakerRole, Turn
+from callintel.understand.metrics import ConversationMetrics
+from callintel.understand.types import (
+    AttributeEvidence,
+    AttributeValue,
+    CheckpointResult,
+    Evidence,
+    IntentResult,
+    ScorecardResult,
+    Tag,
+    Understanding,
+    UnderstandingModels,
+)
 
 POSTGRES_URL = os.environ.get("CALLINTEL_TEST_POSTGRES_URL")
 
@@ -46,75 +62,154 @@ def fresh_database_url(backend: str, tmp_path: Path) -> str:
     return url
 
 
+def fake_turns() -> tuple[Turn, ...]:
+    return (
+        Turn("sales", "S1", None, 0.0, 2.0, "您好，欢迎光临", ()),
+        Turn("customer", "S2", None, 2.0, 4.0, "我想看看领克08", ()),
+    )
+
+
+def fake_result(
+    options: AnalysisOptions,
+    *,
+    turns: tuple[Turn, ...] | None = None,
+    scorecard: ScorecardResult | None = None,
+    attributes: dict[str, AttributeValue] | None = None,
+    intent: IntentResult | None = None,
+    tags: tuple[Tag, ...] | None = None,
+    metrics: ConversationMetrics | None = None,
+    duration: float = 4.0,
+) -> AnalysisResult:
+    """A complete :class:`AnalysisResult` as the pipeline makes it (real types, every field), with
+    the small call the service tests expect: sales greets, the customer asks about the 领克 08,
+    grade A, score 80."""
+    turns = fake_turns() if turns is None else turns
+    scenario = options.scenario or "showroom"
+    if scorecard is None:
+        greeting = Evidence(0, turns[0].start, turns[0].end, turns[0].text, 0.9)
+        scorecard = ScorecardResult(
+            scenario=scenario,
+            scorecard_version="1",
+            score=80.0,
+            checkpoints={
+                "greeting": CheckpointResult(True, 0.9, False, 1.0, True, (greeting,)),
+                "needs_discovery": CheckpointResult(False, 0.8, False, 1.0, True, ()),
+            },
+            violations=(),
+            missed_required=(),
+        )
+    if attributes is None:
+        attributes = {
+            "models_of_interest": AttributeValue(
+                ["领克 08"], (AttributeEvidence(1, turns[-1].start, turns[-1].end, "领克08", 0.9),)
+            )
+        }
+    if intent is None:
+        intent = IntentResult("A", {"H": 0.1, "A": 0.6, "B": 0.2, "C": 0.05, "N": 0.05})
+    if tags is None:
+        tags = (Tag("intent_grade", "A", 0.6), Tag("model_interest", "领克 08", 0.9))
+    understanding = Understanding(
+        scenario=scenario,
+        call_date=options.call_date or "2026-11-23",
+        scorecard=scorecard,
+        attributes=attributes,
+        intent=intent,
+        tags=tags,
+        models=UnderstandingModels(
+            "understanding-2", *(f"understanding-2/{task}" for task in ("script", "attributes", "intent"))
+        ),
+    )
+    speakers = sorted({(t.speaker, t.role) for t in turns})
+    return AnalysisResult(
+        language="zh",
+        language_probability=0.99,
+        duration=duration,
+        channel_layout="mono",
+        turns=turns,
+        roles=RoleDecision(
+            tuple(SpeakerRole(s, r, 0.9 if r == "sales" else 0.1) for s, r in speakers), 0.9, "text"
+        ),
+        source=SourceInfo("flac", "flac", 16000, 1, duration, "0" * 64),
+        models=(ModelInfo("whisper-base", "asr", "faster-whisper", "fake"),),
+        options=options,
+        understanding=understanding,
+        metrics=metrics,
+    )
+
+
+def tags_of(dicts: list[dict[str, Any]]) -> tuple[Tag, ...]:
+    """Tags written as the API shows them (key, value, confidence)."""
+    return tuple(Tag(d["key"], d["value"], d["confidence"]) for d in dicts)
+
+
 class FakeAnalyzer:
-    """Stands in for the pipeline: records what it was asked, answers a small result."""
+    """Stands in for the pipeline: records what it was asked, answers :func:`fake_result`."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[Path, AnalysisOptions]] = []
         self.scorecards: list[Any] = []
         self.fail_with: BaseException | None = None
 
-    def __call__(self, path: Path, options: AnalysisOptions, scorecard: Any = None) -> Mapping[str, Any]:
+    def __call__(self, path: Path, options: AnalysisOptions, scorecard: Any = None) -> AnalysisResult:
         self.calls.append((path, options))
         self.scorecards.append(scorecard)
         if self.fail_with is not None:
             raise self.fail_with
-        return {
-            "language": "zh",
-            "turns": [
-                {"role": "sales", "speaker": "S1", "start": 0.0, "end": 2.0, "text": "您好，欢迎光临"},
-                {"role": "customer", "speaker": "S2", "start": 2.0, "end": 4.0, "text": "我想看看领克08"},
-            ],
-            "models": [{"name": "whisper-base", "version": "fake"}],
-            "understanding": {
-                "scenario": options.scenario,
-                "scorecard": {
-                    "score": 80.0,
-                    "checkpoints": {
-                        "greeting": {"passed": True, "evidence": [{"turn": 0, "near_miss": False}]},
-                        "needs_discovery": {"passed": False, "evidence": []},
-                    },
-                    "violations": [],
-                },
-                "attributes": {
-                    "models_of_interest": {"value": ["领克 08"], "evidence": [{"turn": 1, "text": "领克08"}]}
-                },
-                "intent": {
-                    "grade": "A",
-                    "probabilities": {"H": 0.1, "A": 0.6, "B": 0.2, "C": 0.05, "N": 0.05},
-                },
-                "tags": [
-                    {"key": "intent_grade", "value": "A", "confidence": 0.6},
-                    {"key": "model_interest", "value": "领克 08", "confidence": 0.9},
-                ],
-                "models": {"directory_version": "understanding-2"},
-            },
-        }
+        return fake_result(options)
 
 
 def scorecard(passed: dict[str, bool | None], violations: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A stored scorecard: ``None`` marks a checkpoint not applicable; weights 1, penalty 10 each."""
+    """A stored scorecard (the JSON form of a :class:`ScorecardResult`): ``None`` marks a checkpoint
+    not applicable; weights 1, penalty 10 each."""
     checkpoints = {
-        key: {"passed": bool(ok), "applicable": ok is not None, "weight": 1.0, "required": False}
+        key: {
+            "passed": bool(ok),
+            "confidence": 0.9,
+            "applicable": ok is not None,
+            "weight": 1.0,
+            "required": False,
+            "label": "",
+            "custom": False,
+            "evidence": [],
+        }
         for key, ok in passed.items()
     }
     applicable = [ok for ok in passed.values() if ok is not None]
     base = 100.0 * sum(1 for ok in applicable if ok) / len(applicable) if applicable else 100.0
     return {
+        "scenario": "showroom",
+        "scorecard_version": "1",
         "score": round(max(0.0, base - 10.0 * len(violations)), 1),
         "checkpoints": checkpoints,
-        "violations": [{"type": v, "turn": 0, "text": "", "penalty": 10.0} for v in violations],
+        "violations": [
+            {
+                "type": v,
+                "turn": 0,
+                "text": "",
+                "start": 0.0,
+                "end": 1.0,
+                "confidence": 0.9,
+                "penalty": 10.0,
+                "matched": None,
+            }
+            for v in violations
+        ],
         "penalty": 10.0 * len(violations),
+        "missed_required": [],
     }
 
 
-def analysis_result(card: dict[str, Any], grade: str) -> dict[str, Any]:
-    return {
-        "language": "zh",
-        "turns": [{"role": "sales", "speaker": "S1", "start": 0.0, "end": 1.0, "text": "您好"}],
-        "models": [{"name": "whisper", "version": "x"}],
-        "understanding": {"scorecard": card, "intent": {"grade": grade}, "tags": []},
-    }
+def analysis_result(card: dict[str, Any], grade: str) -> AnalysisResult:
+    """A result with the stored scorecard ``card`` (see :func:`scorecard`) and ``grade``."""
+    probabilities = {g: (1.0 if g == grade else 0.0) for g in GRADES}
+    return fake_result(
+        AnalysisOptions(scenario="showroom"),
+        turns=(Turn("sales", "S1", None, 0.0, 1.0, "您好", ()),),
+        scorecard=TypeAdapter(ScorecardResult).validate_python(card),
+        attributes={},
+        intent=IntentResult(as_grade(grade), probabilities),
+        tags=(),
+    )
 
 
 def service_settings(tmp_path: Path, url: str, **limits: Any) -> Settings:

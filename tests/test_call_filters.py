@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api import create_app
-from callintel.service.worker import store_result
 from callintel.store.db import Database, upgrade
 from callintel.store.models import Call
 from callintel.store.outcomes import outcomes_of
+from callintel.store.results import store_result
 from tests.service_helpers import (
     analysis_result,
     auth,

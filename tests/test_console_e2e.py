@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,10 @@ from playwright.sync_api import expect
 from api.console.i18n import TEXT
 from callintel.audio.decode import SAMPLE_RATE, load_audio
 from callintel.options import AnalysisOptions
+from callintel.result import AnalysisResult
 from callintel.settings import Settings
+from callintel.understand.metrics import conversation_metrics
+from callintel.understand.types import TurnSentiment
 from tests.browser import BrowserPage, save_screenshot, serve_console
 from tests.helpers import write_audio
 from tests.service_helpers import FakeAnalyzer, auth
@@ -276,18 +279,12 @@ def test_real_recording_end_to_end(
 class ChartingAnalyzer(FakeAnalyzer):
     """The fake analysis, with conversation metrics so that the call page draws its charts."""
 
-    def __call__(self, path: Path, options: AnalysisOptions, scorecard: Any = None) -> Mapping[str, Any]:
-        result = dict(super().__call__(path, options, scorecard))
-        result["metrics"] = {
-            "duration": 11.0,
-            "talk_time": 4.0,
-            "silence_time": 7.0,
-            "longest_silence": 7.0,
-            "sales": {"talk_ratio": 0.5, "talk_time": 2.0, "turns": 1},
-            "customer": {"talk_ratio": 0.5, "talk_time": 2.0, "turns": 1},
-            "sentiment": {"quarters": [None, 0.4, None, None], "trend": None, "direction": None},
-        }
-        return result
+    def __call__(self, path: Path, options: AnalysisOptions, scorecard: Any = None) -> AnalysisResult:
+        result = super().__call__(path, options, scorecard)
+        # An 11 s call; the customer's one turn (2-4 s, the second quarter) is positive.
+        sentiment = (TurnSentiment(1, "positive", 0.4, {"positive": 0.6, "neutral": 0.2, "negative": 0.2}),)
+        metrics = conversation_metrics(result.turns, 11.0, result.language, sentiment)
+        return replace(result, duration=11.0, metrics=metrics)
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from callintel.service.worker import store_result
 from callintel.store.db import Database
 from callintel.store.models import Call
+from callintel.store.results import store_result
 from tests.browser import BrowserPage, save_screenshot, serve_console
 from tests.service_helpers import analysis_result, auth, scorecard
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from api import create_app
 from callintel.cli import app as cli
 from callintel.errors import AudioDecodeError
 from callintel.options import AnalysisOptions
+from callintel.result import AnalysisResult
 from callintel.service.delivery import DeliveryOptions, Dispatcher, sign, verify
 from callintel.service.worker import Worker
 from callintel.store.blobs import BlobStore
@@ -31,6 +32,7 @@ from tests.service_helpers import (
     iter_rows,
     make_key,
     service_settings,
+    tags_of,
 )
 
 FAST = DeliveryOptions(
@@ -45,10 +47,11 @@ class TaggingAnalyzer(FakeAnalyzer):
         super().__init__()
         self.tags: list[dict[str, Any]] | None = None
 
-    def __call__(self, path: Path, options: AnalysisOptions, scorecard: Any = None) -> Mapping[str, Any]:
-        result = dict(super().__call__(path, options, scorecard))
+    def __call__(self, path: Path, options: AnalysisOptions, scorecard: Any = None) -> AnalysisResult:
+        result = super().__call__(path, options, scorecard)
         if self.tags is not None:
-            result["understanding"] = dict(result["understanding"], tags=self.tags)
+            assert result.understanding is not None
+            result = replace(result, understanding=replace(result.understanding, tags=tags_of(self.tags)))
         return result
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from callintel.options import AnalysisOptions
 from callintel.result import SCHEMA_PATH, SCHEMA_VERSION, AnalysisResult, json_schema
@@ -54,3 +55,46 @@ def test_schema_requires_the_contract_fields() -> None:
     }
     turn = schema["$defs"]["Turn"]
     assert turn["properties"]["role"]["enum"] == ["sales", "customer"]
+
+
+_TYPED = {"type", "$ref", "anyOf", "oneOf", "allOf", "enum", "const"}
+
+
+def _untyped(schema: object, path: str = "") -> list[str]:
+    """Where the schema leaves a shape open: ``additionalProperties: true``, or a field with no
+    type, reference, enum or union."""
+    found: list[str] = []
+    if isinstance(schema, dict):
+        if schema.get("additionalProperties") is True:
+            found.append(path)
+        for name, field in (schema.get("properties") or {}).items():
+            if isinstance(field, dict) and not field.keys() & _TYPED:
+                found.append(f"{path}/{name}")
+        for key, value in schema.items():
+            found += _untyped(value, f"{path}/{key}")
+    elif isinstance(schema, list):
+        for i, value in enumerate(schema):
+            found += _untyped(value, f"{path}[{i}]")
+    return found
+
+
+def test_the_published_schema_types_every_field() -> None:
+    assert _untyped(json_schema()) == []
+
+
+def test_the_service_fake_validates_against_the_published_schema() -> None:
+    import jsonschema
+
+    from tests.service_helpers import FakeAnalyzer, analysis_result, scorecard
+
+    published = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(published)
+    fake = FakeAnalyzer()(Path("call.flac"), AnalysisOptions(scenario="inbound_call"), None)
+    filtered = analysis_result(scorecard({"greeting": True, "closing_commitment": None}, ("rude",)), "B")
+    for result in (fake, filtered, sample()):
+        data = result.to_dict()
+        assert list(validator.iter_errors(data)) == []
+        assert AnalysisResult.from_dict(data) == result  # and back, unchanged
+    data = fake.to_dict()
+    broken = {**data, "understanding": {**data["understanding"], "intent": {"grade": "Z"}}}
+    assert list(validator.iter_errors(broken)) != []  # the schema does reject a wrong shape

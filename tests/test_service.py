@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from tests.service_helpers import (
     iter_rows,
     make_key,
     service_settings,
+    tags_of,
 )
 
 
@@ -381,10 +383,10 @@ def test_customer_journey_keeps_history_and_current_tags(service: Service, audio
     original = service.analyzer.__call__
 
     def hotter(path: Path, options: Any, scorecard: Any) -> Any:
-        result = dict(original(path, options, scorecard))
-        result["understanding"] = dict(result["understanding"])
-        result["understanding"]["tags"] = [{"key": "intent_grade", "value": "H", "confidence": 0.8}]
-        return result
+        result = original(path, options, scorecard)
+        assert result.understanding is not None
+        tags = tags_of([{"key": "intent_grade", "value": "H", "confidence": 0.8}])
+        return replace(result, understanding=replace(result.understanding, tags=tags))
 
     service.worker.analyze = hotter
     service.worker.run_once()

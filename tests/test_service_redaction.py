@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import wave
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +15,23 @@ from fastapi.testclient import TestClient
 from api import create_app
 from callintel.audio.decode import load_audio
 from callintel.options import AnalysisOptions
+from callintel.result import AnalysisResult
 from callintel.service.worker import Worker
 from callintel.store.blobs import BlobStore
 from callintel.store.db import Database
+from callintel.transcript import Turn, Word
+from callintel.understand.types import (
+    AttributeEvidence,
+    AttributeValue,
+    CheckpointResult,
+    Evidence,
+    IntentResult,
+    ScorecardResult,
+    Tag,
+)
 from tests.service_helpers import (
     auth,
+    fake_result,
     iter_rows,
     make_key,
     service_settings,
@@ -30,56 +41,33 @@ PHONE_WORDS = ["我", "的", "电话", "是", "幺三八", "零零幺三", "八�
 PHONE_TIMES = [(2.0, 2.2), (2.2, 2.3), (2.3, 2.6), (2.6, 2.8), (2.8, 3.4), (3.4, 3.9), (3.9, 4.4)]
 
 
-def analysis(options: AnalysisOptions) -> dict[str, Any]:
-    words = [
-        {"word": w, "start": s, "end": e, "probability": 0.9}
-        for w, (s, e) in zip(PHONE_WORDS, PHONE_TIMES, strict=True)
-    ]
-    return {
-        "language": "zh",
-        "duration": 6.0,
-        "turns": [
-            {
-                "role": "sales",
-                "speaker": "S1",
-                "channel": None,
-                "start": 0.0,
-                "end": 1.8,
-                "text": "方便留个电话吗",
-                "words": [{"word": "方便留个电话吗", "start": 0.0, "end": 1.8, "probability": 0.9}],
-            },
-            {
-                "role": "customer",
-                "speaker": "S2",
-                "channel": None,
-                "start": 2.0,
-                "end": 4.4,
-                "text": "".join(PHONE_WORDS),
-                "words": words,
-            },
-        ],
-        "models": [{"name": "whisper-base", "version": "fake"}],
-        "understanding": {
-            "scenario": options.scenario,
-            "scorecard": {
-                "score": 90.0,
-                "checkpoints": {"contact_capture": {"passed": True, "evidence": [{"turn": 0}]}},
-                "violations": [],
-            },
-            "attributes": {
-                "household": {
-                    "value": "电话13800138000",
-                    "evidence": [{"turn": 1, "text": "电话是幺三八零零幺三八零零零"}],
-                }
-            },
-            "intent": {"grade": "B", "probabilities": {"H": 0.1, "A": 0.2, "B": 0.5, "C": 0.1, "N": 0.1}},
-            "tags": [
-                {"key": "intent_grade", "value": "B", "confidence": 0.5},
-                {"key": "model_interest", "value": "车主 13800138000", "confidence": 0.9},
-            ],
-            "models": {"directory_version": "understanding-test"},
+def analysis(options: AnalysisOptions) -> AnalysisResult:
+    words = tuple(Word(w, s, e, 0.9) for w, (s, e) in zip(PHONE_WORDS, PHONE_TIMES, strict=True))
+    turns = (
+        Turn("sales", "S1", None, 0.0, 1.8, "方便留个电话吗", (Word("方便留个电话吗", 0.0, 1.8, 0.9),)),
+        Turn("customer", "S2", None, 2.0, 4.4, "".join(PHONE_WORDS), words),
+    )
+    asked = Evidence(0, 0.0, 1.8, "方便留个电话吗", 0.9)
+    return fake_result(
+        options,
+        turns=turns,
+        duration=6.0,
+        scorecard=ScorecardResult(
+            scenario=options.scenario or "showroom",
+            scorecard_version="1",
+            score=90.0,
+            checkpoints={"contact_capture": CheckpointResult(True, 0.9, False, 1.0, True, (asked,))},
+            violations=(),
+            missed_required=(),
+        ),
+        attributes={
+            "household": AttributeValue(
+                "电话13800138000", (AttributeEvidence(1, 2.0, 4.4, "电话是幺三八零零幺三八零零零", 0.9),)
+            )
         },
-    }
+        intent=IntentResult("B", {"H": 0.1, "A": 0.2, "B": 0.5, "C": 0.1, "N": 0.1}),
+        tags=(Tag("intent_grade", "B", 0.5), Tag("model_interest", "车主 13800138000", 0.9)),
+    )
 
 
 def _digits_leak(value: Any) -> bool:
@@ -92,7 +80,7 @@ def test_a_dealer_with_redaction_gets_masked_results_and_muted_audio(db: Databas
     client = TestClient(create_app(settings, in_process_workers=0, db=db))
     blobs = BlobStore(settings.audio_dir)
 
-    def analyze(path: Path, options: AnalysisOptions, scorecard: Any = None) -> Mapping[str, Any]:
+    def analyze(path: Path, options: AnalysisOptions, scorecard: Any = None) -> AnalysisResult:
         return analysis(options)
 
     worker = Worker(db, blobs, analyze, name="w")

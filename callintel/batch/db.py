@@ -29,13 +29,14 @@ from sqlalchemy import select
 from callintel.batch.local import BatchItem, Ledger, Outcome, Summary
 from callintel.options import AnalysisOptions
 from callintel.result import AnalysisResult
-from callintel.service.worker import Worker, call_options, current_scorecard, redact_result, store_result
+from callintel.service.worker import Worker, call_options
 from callintel.store import jobs
 from callintel.store.db import Database
 from callintel.store.models import Analysis, Call, Dealer
 from callintel.store.policy import DealerSettings
+from callintel.store.results import current_scorecard, redact_result, store_result
 from callintel.transcript import ModelInfo
-from callintel.understand.classifiers import CallTurn, Understander
+from callintel.understand.classifiers import CallToUnderstand, CallTurn, Understander
 from callintel.understand.metrics import conversation_metrics
 from callintel.understand.tags import load_policy
 
@@ -125,7 +126,7 @@ class PendingCalls:
             return
         if record["status"] in ("done", "reused"):
             self._results.write(record)
-            if not self.worker.complete(held.claimed, held.path, record["result"]):
+            if not self.worker.complete(held.claimed, held.path, AnalysisResult.from_dict(record["result"])):
                 record = {**record, "status": "failed", "error": "not stored: see the worker log"}
         else:
             self.worker.fail(held.claimed, record["error"], retry=record.get("retryable", True))
@@ -160,13 +161,16 @@ class PendingCalls:
                 logger.exception("batch: renewing the leases failed; retrying")
 
 
-def use_edited_scorecards(db: Database, understander: Understander, models_dir: Path) -> None:
-    """Score with the scorecards edited through the API, as the workers do."""
+def use_edited_scorecards(db: Database, understander: Understander, models_dir: Path) -> Understander:
+    """``understander`` scoring with the scorecards edited through the API, as the workers do
+    (the same loaded models; ``understander`` itself is unchanged)."""
     with db.session() as session:
-        for scenario in list(understander.scorecards):
-            card = current_scorecard(session, scenario, models_dir)
-            if card is not None:
-                understander.use_scorecard(card)
+        edited = {
+            scenario: card
+            for scenario in understander.scorecards
+            if (card := current_scorecard(session, scenario, models_dir)) is not None
+        }
+    return understander.with_scorecards(edited)
 
 
 def reanalysis_fingerprint(understander: Understander, scenario: str) -> str:
@@ -186,7 +190,10 @@ def reunderstand(
     date each), the classifiers batched across them; the rest of each result is kept. The
     result records the fingerprint as a ``reanalysis`` model."""
     understood = understander.understand_many(
-        [([CallTurn(t.role, t.text, t.start, t.end) for t in r.turns], s, d) for r, s, d in calls]
+        [
+            CallToUnderstand([CallTurn(t.role, t.text, t.start, t.end) for t in r.turns], s, d)
+            for r, s, d in calls
+        ]
     )
     out = []
     for (old, scenario, _), understanding in zip(calls, understood, strict=True):
@@ -275,11 +282,11 @@ def reanalyze_calls(
                     continue
                 dealer_row = session.get(Dealer, call.dealer_id)
                 settings = DealerSettings.of(dealer_row.settings if dealer_row else None)
-                redacted, _ = redact_result(result.to_dict(), settings.redaction)
+                redacted, _ = redact_result(result, settings.redaction)
                 if redaction is not None:  # where the audio had personal data: the stored spans
-                    redacted["redaction"] = redaction
+                    redacted = AnalysisResult.from_dict({**redacted.to_dict(), "redaction": redaction})
                 store_result(session, call, redacted, settings.tag_policy(tag_policy))
-            record = {"path": call_id, "status": "done", "result": redacted}
+            record = {"path": call_id, "status": "done", "result": redacted.to_dict()}
             _settle(summary, on_outcome, Outcome(item, "done", 0.0, record=record))
     summary.wall_seconds = (dt.datetime.now() - clock).total_seconds()
     return summary

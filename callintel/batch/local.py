@@ -28,7 +28,8 @@ from typing import Any, Literal
 
 from callintel.errors import AudioError, CallintelError
 from callintel.options import AnalysisOptions, TranscriptionOptions
-from callintel.pipeline import Prepared, content_sha256, prepare
+from callintel.pipeline import Pipeline, Prepared, content_sha256, prepare
+from callintel.result import AnalysisResult
 
 AUDIO_SUFFIXES = frozenset(
     {".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".amr", ".webm", ".caf", ".aiff", ".aif"}
@@ -241,7 +242,7 @@ class Summary:
             self.scores.append(float(score))
 
 
-AnalyzeMany = Callable[[Sequence[tuple[BatchItem, Prepared]]], Sequence[Mapping[str, Any] | Exception]]
+AnalyzeMany = Callable[[Sequence[tuple[BatchItem, Prepared]]], Sequence[AnalysisResult | Exception]]
 """The models' stage: decoded recordings in, a result (or the exception of that recording) out for
 each, in order. It may raise for the whole group (e.g. out of memory): each recording then fails."""
 
@@ -271,9 +272,13 @@ def load(item: BatchItem, is_done: Callable[[Path, str], bool]) -> Loaded:
 
 
 def record(
-    item: BatchItem, fingerprint: str, loaded: Prepared | Exception, result: Mapping[str, Any] | Exception
+    item: BatchItem,
+    fingerprint: str,
+    loaded: Prepared | Exception,
+    result: AnalysisResult | Mapping[str, Any] | Exception,
 ) -> dict[str, Any]:
-    """The ledger record of a recording analysed (``done``) or not (``failed``, with the reason)."""
+    """The ledger record of a recording analysed (``done``) or not (``failed``, with the reason);
+    ``result`` is the analysis, or its JSON form as a ledger holds it (a copy of earlier content)."""
     base: dict[str, Any] = {
         "path": str(item.path),
         "metadata": dict(item.metadata),
@@ -284,7 +289,8 @@ def record(
     base["sha256"] = loaded.sha256
     if isinstance(result, Exception):
         return {**base, **_failure(result)}
-    return {**base, "status": "done", "duration": loaded.audio.duration, "result": dict(result)}
+    data = result.to_dict() if isinstance(result, AnalysisResult) else dict(result)
+    return {**base, "status": "done", "duration": loaded.audio.duration, "result": data}
 
 
 def _failure(error: Exception) -> dict[str, Any]:
@@ -360,10 +366,10 @@ def _settle(batch: list[tuple[BatchItem, Loaded]], analyze: AnalyzeMany, ledger:
         if ledger.result_of(loaded.sha256) is None:
             firsts.add(loaded.sha256)
             work.append((item, loaded))
-    results: dict[int, Mapping[str, Any] | Exception] = {}
+    results: dict[int, AnalysisResult | Exception] = {}
     if work:
         try:
-            answers: Sequence[Mapping[str, Any] | Exception] = analyze(work)
+            answers: Sequence[AnalysisResult | Exception] = analyze(work)
         except MODEL_ERRORS as e:
             answers = [e] * len(work)
         results = {id(item): answer for (item, _), answer in zip(work, answers, strict=True)}
@@ -387,12 +393,11 @@ def _settle(batch: list[tuple[BatchItem, Loaded]], analyze: AnalyzeMany, ledger:
     return outcomes
 
 
-def pipeline_stage(pipeline: Any) -> AnalyzeMany:
-    """The models' stage on a loaded :class:`callintel.pipeline.Pipeline`."""
+def pipeline_stage(pipeline: Pipeline) -> AnalyzeMany:
+    """The models' stage on a loaded pipeline."""
 
-    def analyze(work: Sequence[tuple[BatchItem, Prepared]]) -> list[Mapping[str, Any] | Exception]:
-        done = pipeline.analyze_many([(item.path, item.options, prepared) for item, prepared in work])
-        return [r if isinstance(r, Exception) else r.to_dict() for r in done]
+    def analyze(work: Sequence[tuple[BatchItem, Prepared]]) -> list[AnalysisResult | Exception]:
+        return pipeline.analyze_many([(item.path, item.options, prepared) for item, prepared in work])
 
     return analyze
 

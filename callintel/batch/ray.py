@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +43,7 @@ from callintel.batch.local import (
 )
 from callintel.errors import RayNotInstalled
 from callintel.pipeline import Pipeline, Prepared
+from callintel.result import AnalysisResult
 from callintel.settings import Settings
 
 if TYPE_CHECKING:
@@ -195,7 +196,7 @@ class _Models:
         for index, item, loaded in rows:
             if isinstance(loaded, Prepared) and loaded.sha256 not in self.known:
                 work.setdefault(loaded.sha256, (index, item, loaded))
-        answers: dict[int, Mapping[str, Any] | Exception] = {}
+        answers: dict[int, AnalysisResult | Exception] = {}
         if work:
             if self.analyze is None:
                 self.analyze = self.make_stage()
@@ -210,7 +211,7 @@ class _Models:
             back[position] = self._back(item, loaded, answers.get(index))
         return {"index": np.array([index for index, _, _ in rows], dtype=np.int64), "back": back}
 
-    def _back(self, item: BatchItem, loaded: Loaded, answer: Mapping[str, Any] | Exception | None) -> Back:
+    def _back(self, item: BatchItem, loaded: Loaded, answer: AnalysisResult | Exception | None) -> Back:
         if not isinstance(loaded, Prepared):
             return loaded
         own = None if answer is None else record(item, self.fingerprint, loaded, answer)

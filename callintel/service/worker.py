@@ -15,42 +15,39 @@ import socket
 import tempfile
 import threading
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callintel.errors import AudioError
 from callintel.options import AnalysisOptions
+from callintel.result import AnalysisResult
 from callintel.settings import Settings
-from callintel.store import jobs, outcomes
+from callintel.store import jobs
 from callintel.store.blobs import BlobStore, Staged
 from callintel.store.db import Database
-from callintel.store.events import emit
 from callintel.store.models import (
-    Analysis,
     Call,
     Dealer,
-    ScorecardRecord,
-    TagRecord,
-    Transcript,
-    utcnow,
 )
-from callintel.store.policy import DealerSettings, RedactionSettings
+from callintel.store.policy import DealerSettings
 from callintel.store.recordings import drop_if_unused, recording_for
-from callintel.store.redact import RedactedSpan, mute_file, redact_json, redact_turns
-from callintel.understand.scoring import Scorecard, parse_scorecard
-from callintel.understand.tags import TagPolicy, current_tags, load_policy
-from callintel.understand.tags import changes as tag_changes
+from callintel.store.redact import RedactedSpan, mute_file
+from callintel.store.results import current_scorecard, redact_result, store_result
+from callintel.understand.scoring import Scorecard
+from callintel.understand.tags import load_policy
+
+if TYPE_CHECKING:
+    from callintel.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
-Analyzer = Callable[[Path, AnalysisOptions, Scorecard | None], Mapping[str, Any]]
+Analyzer = Callable[[Path, AnalysisOptions, Scorecard | None], AnalysisResult]
 """A recording, its options and the scorecard edited through the API for its scenario (None:
-the file's) in, the ``AnalysisResult`` as JSON-ready dict out."""
+the file's) in, its :class:`AnalysisResult` out. It may be called from several threads at once."""
 
 
 def call_options(call: Call, base: AnalysisOptions = AnalysisOptions()) -> AnalysisOptions:
@@ -62,139 +59,6 @@ def call_options(call: Call, base: AnalysisOptions = AnalysisOptions()) -> Analy
         scenario=call.scenario,  # type: ignore[arg-type]
         call_date=call.recorded_at.date().isoformat() if call.recorded_at else None,
     )
-
-
-def redact_result(
-    result: Mapping[str, Any], redaction: RedactionSettings
-) -> tuple[dict[str, Any], list[RedactedSpan]]:
-    """The result with personal data masked everywhere (turns and their words, evidence, attribute
-    values, tags), and where it was in the audio. Unchanged when redaction is off."""
-    if not redaction.enabled:
-        return dict(result), []
-    turns, spans = redact_turns(list(result.get("turns") or ()), redaction.kinds)
-    masked = redact_json({k: v for k, v in result.items() if k != "turns"}, redaction.kinds)
-    masked["turns"] = turns
-    masked["redaction"] = {
-        "kinds": list(redaction.kinds),
-        "spans": [{"turn": s.turn, "kind": s.kind, "start": s.start, "end": s.end} for s in spans],
-    }
-    return masked, spans
-
-
-def store_result(
-    session: Session,
-    call: Call,
-    result: Mapping[str, Any],
-    policy: TagPolicy = TagPolicy(),
-) -> None:
-    """Write an analysis of ``call`` (already redacted as its dealer asks): transcript, analysis,
-    the journey tags that ``policy`` keeps, and the outbox events (``call.analyzed``, and
-    ``customer.tags_changed`` when the customer's current tags changed)."""
-    now = utcnow()
-    understanding = result.get("understanding") or {}
-    session.merge(Transcript(call_id=call.id, language=result.get("language"), turns=list(result["turns"])))
-    models = {m["name"]: m["version"] for m in result.get("models", ())}
-    models.update({f"understanding/{k}": v for k, v in (understanding.get("models") or {}).items()})
-    session.add(
-        Analysis(
-            call_id=call.id,
-            scorecard=understanding.get("scorecard"),
-            attributes=understanding.get("attributes"),
-            intent=understanding.get("intent"),
-            metrics=result.get("metrics"),
-            models=models,
-            result=dict(result),
-        )
-    )
-    version = ", ".join(str(v) for k, v in sorted(models.items()) if k.startswith("understanding/"))[:100]
-    before = _current_tags(session, call.customer_id)
-    kept = policy.select(understanding.get("tags") or ())
-    records = [
-        TagRecord(
-            dealer_id=call.dealer_id,
-            call_id=call.id,
-            customer_id=call.customer_id,
-            key=tag["key"],
-            value=str(tag["value"])[:400],
-            confidence=float(tag["confidence"]),
-            model_version=version,
-            created_at=now,
-        )
-        for tag in kept
-    ]
-    session.add_all(records)
-    call.status = "done"
-    call.error = None
-    call.updated_at = now
-    session.flush()
-    outcomes.refresh(session, call)
-    customer = call.customer.external_id if call.customer else None
-    emit(
-        session,
-        call.dealer_id,
-        "call.analyzed",
-        {
-            "call_id": call.id,
-            "external_id": call.external_id,
-            "customer_id": customer,
-            "lead_id": call.lead_id,
-            "salesperson_id": call.salesperson_id,
-            "scenario": call.scenario,
-            "recorded_at": call.recorded_at.isoformat() if call.recorded_at else None,
-            "duration": result.get("duration"),
-            "intent": understanding.get("intent"),
-            "score": (understanding.get("scorecard") or {}).get("score"),
-            "tags": [tag_json(t) for t in records],
-            "metrics": result.get("metrics"),
-        },
-        call_id=call.id,
-        customer_id=call.customer_id,
-    )
-    if call.customer_id is None:
-        return
-    after = _current_tags(session, call.customer_id)
-    changed = tag_changes(before, after)
-    if changed:
-        emit(
-            session,
-            call.dealer_id,
-            "customer.tags_changed",
-            {
-                "customer_id": customer,
-                "call_id": call.id,
-                **changed.to_dict(),
-                "current": [tag_json(t) for t in after],
-            },
-            call_id=call.id,
-            customer_id=call.customer_id,
-        )
-
-
-def tag_json(tag: TagRecord) -> dict[str, Any]:
-    """A journey tag as events and the API give it."""
-    return {
-        "key": tag.key,
-        "value": tag.value,
-        "confidence": round(tag.confidence, 4),
-        "call_id": tag.call_id,
-        "model_version": tag.model_version,
-        "created_at": tag.created_at.isoformat(),
-    }
-
-
-def tag_history(session: Session, customer_id: str) -> list[TagRecord]:
-    """Every tag on a customer's journey (internal id), oldest first."""
-    return list(
-        session.scalars(
-            select(TagRecord)
-            .where(TagRecord.customer_id == customer_id)
-            .order_by(TagRecord.created_at, TagRecord.id)
-        )
-    )
-
-
-def _current_tags(session: Session, customer_id: str | None) -> list[TagRecord]:
-    return [] if customer_id is None else current_tags(tag_history(session, customer_id))
 
 
 class Worker:
@@ -277,7 +141,7 @@ class Worker:
         self.complete(claimed, path, result)
         return True
 
-    def complete(self, claimed: jobs.Claimed, path: Path, result: Mapping[str, Any]) -> bool:
+    def complete(self, claimed: jobs.Claimed, path: Path, result: AnalysisResult) -> bool:
         """Store the result of a claimed job (redacted as its dealer asks), fenced by the lease:
         False when the job is no longer ours (nothing stored) or the dealer's redaction failed
         (the attempt fails, to be retried)."""
@@ -352,22 +216,15 @@ class Worker:
                 logger.exception("heartbeat of job %s failed", job_id)
 
 
-def current_scorecard(session: Session, scenario: str, models_dir: Path) -> Scorecard | None:
-    """The scorecard edited through the API for ``scenario``, if there is one."""
-    record = session.get(ScorecardRecord, scenario)
-    if record is None:
-        return None
-    return parse_scorecard(record.document, Path(models_dir) / "scorecards" / f"{scenario}.yaml")
+def pipeline_analyzer(pipeline: Pipeline) -> Analyzer:
+    """An :data:`Analyzer` on a loaded pipeline.
 
+    No lock: the pipeline keeps no per-call state (the scorecard is an argument), and its models
+    take concurrent calls (CTranslate2 queues Whisper's windows from several threads; the torch
+    classifiers run under ``inference_mode``). So a short call analysed on one thread is not held
+    behind a long one on another: their windows interleave."""
 
-def pipeline_analyzer(pipeline: Any) -> Analyzer:
-    """An :data:`Analyzer` on a loaded :class:`callintel.pipeline.Pipeline`."""
-    lock = threading.Lock()  # one pipeline, one analysis at a time (the models are not shared-safe)
-
-    def analyze(path: Path, options: AnalysisOptions, scorecard: Scorecard | None) -> Mapping[str, Any]:
-        with lock:
-            if scorecard is not None and pipeline.understander is not None:
-                pipeline.understander.use_scorecard(scorecard)
-            return dict(pipeline.analyze(path, options).to_dict())
+    def analyze(path: Path, options: AnalysisOptions, scorecard: Scorecard | None) -> AnalysisResult:
+        return pipeline.analyze(path, options, scorecard=scorecard)
 
     return analyze

@@ -135,12 +135,13 @@ class _Decided:
     @classmethod
     def of(cls, call: LabelledCall, result: Understanding) -> _Decided:
         card = result.scorecard
-        passed = frozenset(k for k, c in card["checkpoints"].items() if k in CHECKPOINTS and c["passed"])
-        judged = frozenset(k for k in card["checkpoints"] if k in CHECKPOINTS)
-        cited = {k: frozenset(e["turn"] for e in card["checkpoints"][k]["evidence"]) for k in passed}
-        violations = frozenset((v["turn"], v["type"]) for v in card["violations"])
+        passed: frozenset[str] = frozenset(
+            k for k, c in card.checkpoints.items() if k in CHECKPOINTS and c.passed
+        )
+        judged = frozenset(k for k in card.checkpoints if k in CHECKPOINTS)
+        cited = {k: frozenset(e.turn for e in card.checkpoints[k].evidence) for k in passed}
+        violations = frozenset((v.turn, v.type) for v in card.violations)
         uncited = sum(1 for k in passed if not cited[k])
-        uncited += sum(1 for v in card["violations"] if v.get("turn") is None)
         uncited += sum(1 for a in result.attributes.values() if not a.evidence)
         attributes = {key: a.value for key, a in result.attributes.items()}
         probabilities = tuple(result.intent.probabilities.get(g, 0.0) for g in GRADES)

@@ -8,11 +8,12 @@ Split like a transformers pipeline: ``preprocess`` (tokenise all turns of the ca
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
-from callintel.domain import CHECKPOINTS, VIOLATIONS
+from callintel.domain import CHECKPOINTS, SCENARIOS, VIOLATIONS, as_grade, one_of
 from callintel.errors import ModelNotFound
 from callintel.understand.conversation import (
     Said,
@@ -62,6 +63,7 @@ from callintel.understand.types import (
     AttributeEvidence,
     AttributeValue,
     IntentResult,
+    ScorecardResult,
     Tag,
     TurnSentiment,
     Understanding,
@@ -82,6 +84,21 @@ class CallTurn:
     text: str
     start: float | None = None
     end: float | None = None
+
+
+@dataclass(frozen=True)
+class CallToUnderstand:
+    """One call for :meth:`Understander.understand_many`: its turns in time order, its scenario,
+    the call's date (relative timelines count from it; None: today) and the scorecard to score
+    it with (None: the scenario's own)."""
+
+    turns: Sequence[CallTurn]
+    scenario: str
+    call_date: dt.date | None = None
+    scorecard: Scorecard | None = None
+
+
+_SCORER_CACHE = 32  # scorers kept per understander, by scorecard content
 
 
 class Understander:
@@ -129,7 +146,7 @@ class Understander:
         )
         self.gazetteer = Gazetteer.from_models_dir(models_dir)
         self.scorecards = load_scorecards(models_dir)
-        self._scorers: dict[str, Scorer] = {}
+        self._scorers: dict[str, Scorer] = {}  # by scorecard content (see scorer())
         info = (
             json.loads((directory / "training.json").read_text("utf-8"))
             if (directory / "training.json").is_file()
@@ -146,18 +163,31 @@ class Understander:
         # training.json's "tasks" like the others.
         self.sentiment_model = f"{version}/sentiment" if has_sentiment else None
 
-    def use_scorecard(self, card: Scorecard) -> None:
-        """Score ``card.scenario`` with ``card`` from now on (e.g. a scorecard edited through the API)."""
-        if self.scorecards.get(card.scenario) != card:
-            self.scorecards[card.scenario] = card
-            self._scorers.pop(card.scenario, None)
+    def with_scorecards(self, cards: Mapping[str, Scorecard]) -> Understander:
+        """This understander (the same loaded models) scoring with ``cards`` (scenario -> card,
+        e.g. the scorecards edited through the API) instead of the files' for their scenarios.
+        ``self`` is unchanged."""
+        view = copy.copy(self)
+        view.scorecards = {**self.scorecards, **cards}
+        return view
 
-    def scorer(self, scenario: str) -> Scorer:
-        if scenario not in self.scorecards:
-            raise ValueError(f"unknown scenario {scenario!r}; scorecards: {sorted(self.scorecards)}")
-        if scenario not in self._scorers:
-            self._scorers[scenario] = Scorer(self.scorecards[scenario], embed=self.embed)
-        return self._scorers[scenario]
+    def scorer(self, scenario: str, card: Scorecard | None = None) -> Scorer:
+        """The scorer of ``card``, or of the scenario's scorecard when ``card`` is None.
+
+        Scorers are cached by scorecard content, so an edited scorecard is scored as edited
+        from its first use, and concurrent calls with different scorecards never share one."""
+        if card is None:
+            if scenario not in self.scorecards:
+                raise ValueError(f"unknown scenario {scenario!r}; scorecards: {sorted(self.scorecards)}")
+            card = self.scorecards[scenario]
+        key = card.model_dump_json()
+        scorer = self._scorers.get(key)
+        if scorer is None:
+            scorer = Scorer(card, embed=self.embed)
+            if len(self._scorers) >= _SCORER_CACHE:
+                self._scorers.pop(next(iter(self._scorers)), None)
+            self._scorers[key] = scorer
+        return scorer
 
     @torch.inference_mode()
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -172,32 +202,35 @@ class Understander:
         return torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy()
 
     def understand(
-        self, turns: Sequence[CallTurn], scenario: str, call_date: dt.date | None = None
+        self,
+        turns: Sequence[CallTurn],
+        scenario: str,
+        call_date: dt.date | None = None,
+        scorecard: Scorecard | None = None,
     ) -> Understanding:
-        """Score, extract and grade one call. Turns are in time order."""
-        return self.understand_many([(turns, scenario, call_date)])[0]
+        """Score, extract and grade one call. Turns are in time order; ``scorecard`` replaces
+        the scenario's own (None: the scenario's file)."""
+        return self.understand_many([CallToUnderstand(turns, scenario, call_date, scorecard)])[0]
 
-    def understand_many(
-        self, calls: Sequence[tuple[Sequence[CallTurn], str, dt.date | None]]
-    ) -> list[Understanding]:
-        """Understanding of several calls (turns in time order, scenario, call date), each model
-        run once over the rows of all of them. Each call's ``understand`` timing is its share
-        (by rows) of the time the group took."""
-        scorers = [self.scorer(scenario) for _, scenario, _ in calls]
+    def understand_many(self, calls: Sequence[CallToUnderstand]) -> list[Understanding]:
+        """Understanding of several calls, each model run once over the rows of all of them.
+        Each call's ``understand`` timing is its share (by rows) of the time the group took."""
+        scorers = [self.scorer(c.scenario, c.scorecard) for c in calls]
         clock = time.perf_counter()
-        inputs = [self.preprocess(turns) for turns, _, _ in calls]
+        inputs = [self.preprocess(c.turns) for c in calls]
         tasks = ("script", "attributes", "intent", "sentiment")
         joined = {task: [row for one in inputs for row in one[task]] for task in tasks}
         outputs = self._forward(joined)
         results = []
         start = dict.fromkeys(tasks, 0)
-        for (turns, scenario, call_date), one, scorer in zip(calls, inputs, scorers, strict=True):
+        for call, one, scorer in zip(calls, inputs, scorers, strict=True):
             own = {}
             for task in tasks:
                 count = len(one[task])
                 own[task] = outputs[task][start[task] : start[task] + count]
                 start[task] += count
-            results.append(self.postprocess(turns, one, own, scorer, scenario, call_date or dt.date.today()))
+            date = call.call_date or dt.date.today()
+            results.append(self.postprocess(call.turns, one, own, scorer, call.scenario, date))
         elapsed = time.perf_counter() - clock
         rows = [sum(len(one[task]) for task in tasks) for one in inputs]
         for result, count in zip(results, rows, strict=True):
@@ -294,7 +327,7 @@ class Understander:
             )
             for i, t in enumerate(turns)
         ]
-        scorecard = scorer.score(scored).to_dict()
+        scorecard = scorer.score(scored)
         self._read_conversation(turns, call_date, attributes)
         language = call_language(turns)
         for key in CAR_KEYS & attributes.keys():
@@ -309,19 +342,20 @@ class Understander:
         grade_probabilities = grade_probabilities_of(
             softmax(outputs["intent"][0] / self.temperature),
             intent_labels,
-            None if timeline is None else int(timeline.value),
+            None if timeline is None else timeline.days(),
             getattr(self.intent.config, "timeline_reliability", None),
             declined=None if declined is None else str(declined.value),
             customer_characters=customer_characters([t.text for t in turns if t.role == "customer"]),
         )
         intent = IntentResult(
-            grade=intent_labels[int(np.argmax(grade_probabilities))],
+            grade=as_grade(intent_labels[int(np.argmax(grade_probabilities))]),
             probabilities={
-                g: round(float(p), 4) for g, p in zip(intent_labels, grade_probabilities, strict=True)
+                as_grade(g): round(float(p), 4)
+                for g, p in zip(intent_labels, grade_probabilities, strict=True)
             },
         )
         return Understanding(
-            scenario=scenario,
+            scenario=one_of(scenario, SCENARIOS, "scenario"),
             call_date=call_date.isoformat(),
             scorecard=scorecard,
             attributes=merged,
@@ -407,7 +441,7 @@ def _merge(key: str, values: list[tuple[Any, AttributeEvidence]]) -> AttributeVa
 
 
 def make_tags(
-    attributes: dict[str, AttributeValue], intent: IntentResult, scorecard: dict[str, Any]
+    attributes: dict[str, AttributeValue], intent: IntentResult, scorecard: ScorecardResult
 ) -> tuple[Tag, ...]:
     """DOMAIN.md's namespaced tags from an understanding."""
     tags = [Tag("intent_grade", intent.grade, intent.probabilities[intent.grade])]
@@ -422,18 +456,23 @@ def make_tags(
         ("usage", "usage"),
     ):
         if key in attributes:
-            tags += [Tag(tag_key, str(v), confidence(attributes[key])) for v in attributes[key].value]
+            tags += [Tag(tag_key, v, confidence(attributes[key])) for v in attributes[key].items()]
     if "budget_cny" in attributes:
-        budget = attributes["budget_cny"].value
+        budget = attributes["budget_cny"].budget()
+        low, high = budget["min"], budget["max"]
         tags.append(
             Tag(
                 "budget_band",
-                budget_band(budget.get("min"), budget.get("max"), budget.get("currency", "CNY")),
+                budget_band(
+                    None if low is None else int(low),
+                    None if high is None else int(high),
+                    budget.get("currency", "CNY"),
+                ),
                 confidence(attributes["budget_cny"]),
             )
         )
     if "purchase_timeline_days" in attributes:
-        days = attributes["purchase_timeline_days"].value
+        days = attributes["purchase_timeline_days"].days()
         tags.append(
             Tag("purchase_timeline", timeline_bucket(days), confidence(attributes["purchase_timeline_days"]))
         )
@@ -448,13 +487,12 @@ def make_tags(
                 confidence(attributes["trade_in"]),
             )
         )
-    tags.append(Tag("script_score", f"{scorecard['score']:.0f}", 1.0))
-    for key, item in scorecard["checkpoints"].items():
-        if not item["passed"] and item.get("applicable", True):
-            tags.append(Tag("script_missed", key, round(float(item["confidence"]), 4)))
-    for violation in scorecard["violations"]:
+    tags.append(Tag("script_score", f"{scorecard.score:.0f}", 1.0))
+    for key, item in scorecard.checkpoints.items():
+        if not item.passed and item.applicable:
+            tags.append(Tag("script_missed", key, round(float(item.confidence), 4)))
+    for violation in scorecard.violations:
         # A lexicon cue is the QA team's own rule: it counts as certain, whatever the classifier said.
-        certain = violation.get("matched") is not None
-        p = 1.0 if certain else round(float(violation.get("confidence", 1.0)), 4)
-        tags.append(Tag("violation", violation["type"], p))
+        p = 1.0 if violation.matched is not None else round(float(violation.confidence), 4)
+        tags.append(Tag("violation", violation.type, p))
     return tuple(tags)

@@ -20,10 +20,11 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from callintel.domain import CHECKPOINTS, VIOLATIONS
+from callintel.domain import CHECKPOINTS, VIOLATIONS, one_of
 from callintel.errors import ConfigError
 from callintel.text import flatten
 from callintel.transcript import ROLES, Role
+from callintel.understand.types import CheckpointResult, Evidence, ScorecardResult, ViolationResult
 
 logger = logging.getLogger(__name__)
 
@@ -328,114 +329,6 @@ class ScoredTurn:
                 raise ValueError(f"turn {self.index}: probability of {key!r} is {p}, outside [0, 1]")
 
 
-@dataclass(frozen=True)
-class Evidence:
-    """A turn that decided an item: where it is, what was said, how strongly it counted.
-
-    ``near_miss`` marks the best turn of a failed checkpoint; ``matched`` is the keyword
-    that realised a custom checkpoint, if a keyword did.
-    """
-
-    turn: int
-    start: float | None
-    end: float | None
-    text: str
-    probability: float
-    near_miss: bool = False
-    matched: str | None = None
-
-
-@dataclass(frozen=True)
-class CheckpointResult:
-    """``confidence`` is the best turn's probability if passed, 1 minus it if failed."""
-
-    passed: bool
-    confidence: float
-    required: bool
-    weight: float
-    applicable: bool
-    evidence: tuple[Evidence, ...]
-    label: str = ""
-    custom: bool = False
-
-
-@dataclass(frozen=True)
-class ViolationResult:
-    """One occurrence of a violation; ``penalty`` is what it cost (0 past ``max_count``).
-
-    ``confidence`` is the classifier's probability; ``matched`` is the keyword or pattern of
-    the scorecard that found it, if one did (then it counts whatever the probability).
-    """
-
-    type: str
-    turn: int
-    text: str
-    start: float | None
-    end: float | None
-    confidence: float
-    penalty: float = 0.0
-    matched: str | None = None
-
-
-@dataclass(frozen=True)
-class ScorecardResult:
-    scenario: str
-    scorecard_version: str
-    score: float
-    checkpoints: dict[str, CheckpointResult]
-    violations: tuple[ViolationResult, ...]
-    missed_required: tuple[str, ...]
-    penalty: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON contract: score, scenario, checkpoints with evidence, violations, missed_required."""
-        return {
-            "score": self.score,
-            "scenario": self.scenario,
-            "scorecard_version": self.scorecard_version,
-            "checkpoints": {
-                key: {
-                    "passed": c.passed,
-                    "confidence": c.confidence,
-                    "applicable": c.applicable,
-                    "required": c.required,
-                    "weight": c.weight,
-                    "label": c.label,
-                    "custom": c.custom,
-                    "evidence": [_evidence_dict(e) for e in c.evidence],
-                }
-                for key, c in self.checkpoints.items()
-            },
-            "violations": [
-                {
-                    "type": v.type,
-                    "turn": v.turn,
-                    "text": v.text,
-                    "start": v.start,
-                    "end": v.end,
-                    "confidence": v.confidence,
-                    "penalty": v.penalty,
-                    "matched": v.matched,
-                }
-                for v in self.violations
-            ],
-            "penalty": self.penalty,
-            "missed_required": list(self.missed_required),
-        }
-
-
-def _evidence_dict(e: Evidence) -> dict[str, Any]:
-    return {
-        "turn": e.turn,
-        "start": e.start,
-        "end": e.end,
-        "text": e.text,
-        "probability": e.probability,
-        "near_miss": e.near_miss,
-        "matched": e.matched,
-    }
-
-
 # --- The engine --------------------------------------------------------------------------
 
 
@@ -572,7 +465,16 @@ class Scorer:
                     (
                         position,
                         order,
-                        ViolationResult(vtype, t.index, t.text, t.start, t.end, p, cost, matched),
+                        ViolationResult(
+                            one_of(vtype, VIOLATIONS, "violation"),
+                            t.index,
+                            t.text,
+                            t.start,
+                            t.end,
+                            p,
+                            cost,
+                            matched,
+                        ),
                     )
                 )
         return tuple(v for _, _, v in sorted(found, key=lambda item: item[:2]))
