@@ -32,9 +32,14 @@ after which it stops and reports what did not finish. Exit status 1 when any upl
 of calls for the run's dealer than were accepted; 2 when the server did not come up. The server
 is always stopped.
 
-In-process workers share one loaded pipeline, which analyses one call at a time (a lock in
-``callintel.service.worker.pipeline_analyzer``), so ``--in-process-workers`` above 1 does not add
-analysis throughput; separate ``callintel worker`` processes would, at one model set each.
+In-process workers share one loaded pipeline, which takes concurrent calls (no lock since issue 15:
+Whisper's windows from several threads interleave in CTranslate2), so ``--in-process-workers``
+above 1 lets calls overlap, but on a small machine they share the same cores.
+
+``--sync-latency`` measures something else, in process: the latency of a synchronous analysis
+(``POST /v1/calls:analyze``, an 8 s clip) while the in-process analyzer is busy with the
+4-minute demo call, with the analyzer as it is and serialised behind one lock as it was before
+(see :func:`sync_latency`).
 
 Only loopback: the server listens on 127.0.0.1 and the clients talk to nothing else.
 
@@ -42,6 +47,7 @@ Usage (from the repository root)::
 
     python bench/bench_service.py [--uploads 200] [--clients 8] [--in-process-workers 1]
         [--timeout 900] [--database-url URL [--reset-database]] [--json OUT]
+    python bench/bench_service.py --sync-latency [--sync-requests 10] [--sync-seconds 8]
 """
 
 from __future__ import annotations
@@ -709,6 +715,133 @@ def print_table(rows: list[tuple[str, str]]) -> None:
     Console(width=max(120, Console().width)).print(table)
 
 
+# --------------------------------------------------------------------------- synchronous latency
+
+
+def sync_latency(args: argparse.Namespace) -> int:
+    """Latency of ``POST /v1/calls:analyze`` on a short clip while the in-process worker's
+    analyzer is busy with the 4-minute demo call, with the analyzer as it is (no lock: the
+    pipeline takes concurrent calls) and serialised behind one lock (what
+    ``pipeline_analyzer`` did before issue 15: one analysis at a time per process), and idle.
+
+    In process (FastAPI's TestClient, a temporary SQLite); one pipeline loaded once and shared
+    by the three rows. The long call is analysed again and again on a background thread, as the
+    in-process worker would, until the row's requests are done."""
+    from fastapi.testclient import TestClient
+
+    from api import create_app
+    from callintel.audio.decode import load_audio
+    from callintel.pipeline import Pipeline
+    from callintel.service.worker import pipeline_analyzer
+    from callintel.settings import Settings
+    from callintel.store.db import Database, upgrade
+    from callintel.store.keys import create_key
+    from tests.helpers import write_audio
+
+    long_call = REPO_ROOT / "demo" / "auto_repairs_call.flac"
+    with tempfile.TemporaryDirectory(prefix="callintel-sync-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        clip = load_audio(AUDIO_DIR / "jfk.flac")
+        short = write_audio(
+            tmp / "short.flac",
+            clip.samples[:, : int(args.sync_seconds * clip.sample_rate)],
+            clip.sample_rate,
+            "flac",
+        )
+        base = Settings.from_env()
+        url = f"sqlite:///{tmp / 'callintel.db'}"
+        upgrade(url)
+        settings = Settings(
+            models_dir=base.models_dir, cache_dir=base.cache_dir, data_dir=tmp / "data", database_url=url
+        )
+        db = Database(url)
+        with db.session() as session:
+            _, key = create_key(session, "crm", ["bench"])
+        clock = time.perf_counter()
+        pipeline = Pipeline.from_settings(settings)
+        load_seconds = time.perf_counter() - clock
+        concurrent = pipeline_analyzer(pipeline)
+        lock = threading.Lock()
+
+        def serialised(path: Path, options: Any, scorecard: Any) -> Any:
+            with lock:
+                return concurrent(path, options, scorecard)
+
+        rows: list[tuple[str, list[float], int]] = []
+        for name, analyzer, busy in (
+            ("idle (nothing else running)", concurrent, False),
+            ("busy, one lock per process (before)", serialised, True),
+            ("busy, no lock (now)", concurrent, True),
+        ):
+            app = create_app(settings, analyzer=lambda a=analyzer: a, in_process_workers=0, db=db)
+            stop = threading.Event()
+            long_runs = 0
+
+            def keep_busy(a: Any = analyzer, stop: threading.Event = stop) -> None:
+                nonlocal long_runs
+                from callintel.options import AnalysisOptions
+
+                while not stop.is_set():
+                    a(long_call, AnalysisOptions(), None)
+                    long_runs += 1
+
+            latencies: list[float] = []
+            with TestClient(app) as client:
+                client.post(  # warm-up, not counted
+                    "/v1/calls:analyze",
+                    files={"audio": ("short.flac", short.read_bytes(), "audio/flac")},
+                    headers={"Authorization": f"Bearer {key}"},
+                ).raise_for_status()
+                worker = threading.Thread(target=keep_busy, daemon=True)
+                if busy:
+                    worker.start()
+                    time.sleep(args.sync_head_start)  # the long call is well under way
+                for _ in range(args.sync_requests):
+                    start = time.perf_counter()
+                    response = client.post(
+                        "/v1/calls:analyze",
+                        files={"audio": ("short.flac", short.read_bytes(), "audio/flac")},
+                        headers={"Authorization": f"Bearer {key}"},
+                    )
+                    response.raise_for_status()
+                    latencies.append(time.perf_counter() - start)
+                stop.set()
+                if busy:
+                    worker.join()
+            rows.append((name, latencies, long_runs))
+        db.dispose()
+    print(
+        f"pipeline load {load_seconds:.1f} s (not counted); clip {args.sync_seconds:.0f} s of jfk.flac; "
+        f"{args.sync_requests} requests per row, one at a time; long call: demo/auto_repairs_call.flac"
+    )
+    table = [("row", "p50 s | p95 s | max s | long analyses done meanwhile")]
+    for name, values, runs in rows:
+        table.append(
+            (
+                name,
+                f"{_percentile(values, 50):.2f} | {_percentile(values, 95):.2f} | "
+                f"{max(values):.2f} | {runs if 'busy' in name else '-'}",
+            )
+        )
+    print_table(table)
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    name: {
+                        "latencies": values,
+                        "p50": _percentile(values, 50),
+                        "p95": _percentile(values, 95),
+                        "long_runs": runs,
+                    }
+                    for name, values, runs in rows
+                },
+                indent=2,
+            )
+        )
+    return 0
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -750,7 +883,19 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the clip slicing and dither")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the numbers to this JSON file")
+    parser.add_argument(
+        "--sync-latency",
+        action="store_true",
+        help="instead of the load test: latency of POST /v1/calls:analyze while a 4-minute call is analysed",
+    )
+    parser.add_argument("--sync-requests", type=int, default=10, help="--sync-latency: requests per row")
+    parser.add_argument("--sync-seconds", type=float, default=8.0, help="--sync-latency: clip length (s)")
+    parser.add_argument(
+        "--sync-head-start", type=float, default=5.0, help="--sync-latency: seconds the long call runs first"
+    )
     args = parser.parse_args(argv)
+    if args.sync_latency:
+        sys.exit(sync_latency(args))
     if args.uploads < 1 or args.clients < 1 or args.in_process_workers < 1:
         parser.error("--uploads, --clients and --in-process-workers must be at least 1")
     if args.reset_database and not args.database_url:
