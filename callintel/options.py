@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from callintel.domain import Scenario
+
 ChannelMode = Literal["auto", "stereo", "mono"]
-Scenario = Literal["showroom", "inbound_call", "outbound_followup"]
 
 
 @dataclass(frozen=True)

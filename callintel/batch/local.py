@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from callintel.domain import SCENARIOS
 from callintel.errors import AudioError, CallintelError
 from callintel.options import AnalysisOptions, TranscriptionOptions
 from callintel.pipeline import Pipeline, Prepared, content_sha256, prepare
@@ -123,7 +124,7 @@ def _item(manifest: Path, line: int, row: Mapping[str, Any], defaults: AnalysisO
             options = replace(options, call_date=str(row["recorded_at"])[:10])
     except ValueError as e:
         raise ManifestError(f"{where}: {e}".split(" (all:")[0]) from e
-    if options.scenario not in (None, "showroom", "inbound_call", "outbound_followup"):
+    if options.scenario is not None and options.scenario not in SCENARIOS:
         raise ManifestError(f"{where}: unknown scenario {options.scenario!r}")
     metadata = {k: str(v) for k, v in row.items() if k not in PATH_FIELDS and k not in OPTION_FIELDS}
     return BatchItem(path, options, metadata | {k: str(row[k]) for k in OPTION_FIELDS if row.get(k)})
