@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -202,6 +203,7 @@ class Pipeline:
         self.roles = roles
         self.hotwords = hotwords
         self._diarizer = diarizer
+        self._loading = threading.Lock()
         self.understander = understander
 
     @classmethod
@@ -235,9 +237,10 @@ class Pipeline:
 
     @property
     def diarizer(self) -> Diarizer:
-        if not isinstance(self._diarizer, Diarizer):
-            self._diarizer = self._diarizer()
-        return self._diarizer
+        with self._loading:  # two threads' first mono calls load it once
+            if not isinstance(self._diarizer, Diarizer):
+                self._diarizer = self._diarizer()
+            return self._diarizer
 
     def analyze(
         self,

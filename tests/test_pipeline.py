@@ -238,16 +238,17 @@ def test_call_understanding_evidence_falls_inside_cited_turns(settings, understa
     result = pipeline.analyze(demo, AnalysisOptions(call_date="2026-11-23"))
     understanding = result.understanding
     assert understanding is not None and understanding.scenario == "inbound_call"
-    assert 0 <= understanding.scorecard["score"] <= 100
+    assert 0 <= understanding.scorecard.score <= 100
     cited = 0
-    for item in understanding.scorecard["checkpoints"].values():
-        for evidence in item["evidence"]:
-            turn = result.turns[evidence["turn"]]
-            assert turn.start <= evidence["start"] <= evidence["end"] <= turn.end
-            assert evidence["text"] == turn.text
+    for item in understanding.scorecard.checkpoints.values():
+        for evidence in item.evidence:
+            turn = result.turns[evidence.turn]
+            assert evidence.start is not None and evidence.end is not None
+            assert turn.start <= evidence.start <= evidence.end <= turn.end
+            assert evidence.text == turn.text
             cited += 1
     assert cited > 0
-    assert understanding.scorecard["checkpoints"]["greeting"]["passed"]  # "Thank you for calling ..."
+    assert understanding.scorecard.checkpoints["greeting"].passed  # "Thank you for calling ..."
     assert understanding.tags[0].key == "intent_grade"
     data = json.loads(result.to_json())
     assert set(data["understanding"]) >= {"scorecard", "attributes", "intent", "tags"}

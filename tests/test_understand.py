@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -142,13 +143,13 @@ def test_understander_on_a_call(tiny_models: Path, settings) -> None:
         CallTurn(t["role"], t["text"], float(i), float(i) + 0.9) for i, t in enumerate(dialogue["turns"])
     ]
     result = understander.understand(turns, dialogue["scenario"], dt.date(2026, 11, 23))
-    assert 0 <= result.scorecard["score"] <= 100
+    assert 0 <= result.scorecard.score <= 100
     assert set(result.intent.probabilities) == {"H", "A", "B", "C", "N"}
     assert sum(result.intent.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
     assert result.tags[0].key == "intent_grade"
-    for item in result.scorecard["checkpoints"].values():
-        for evidence in item["evidence"]:  # every item points at a real turn and its time span
-            assert turns[evidence["turn"]].start == evidence["start"]
+    for item in result.scorecard.checkpoints.values():
+        for evidence in item.evidence:  # every item points at a real turn and its time span
+            assert turns[evidence.turn].start == evidence.start
     for value in result.attributes.values():
         for evidence in value.evidence:
             assert evidence.text in turns[evidence.turn].text
@@ -163,6 +164,49 @@ def test_understander_on_a_call(tiny_models: Path, settings) -> None:
     assert understander.sentiment_model == f"{result.models.directory_version}/sentiment"
     with pytest.raises(ValueError, match="unknown scenario"):
         understander.understand(turns, "garage")
+
+
+def test_threads_share_one_understander_and_an_edited_scorecard_stays_per_call(
+    tiny_models: Path, settings
+) -> None:
+    """The service's workers and its synchronous endpoint call one understander from several
+    threads, each call with its own scorecard: every answer must be what that call alone gives."""
+    understander = Understander(tiny_models, settings.models_dir, device="cpu")
+    dialogues = list(generate("heldout", 4, seed=11))
+    calls = [
+        [CallTurn(t["role"], t["text"], float(i), float(i) + 0.9) for i, t in enumerate(d["turns"])]
+        for d in dialogues
+    ]
+    file_card = understander.scorecards["showroom"]
+    no_greeting = file_card.model_copy(
+        update={
+            "checkpoints": {
+                **file_card.checkpoints,
+                "greeting": file_card.checkpoints["greeting"].model_copy(update={"enabled": False}),
+            }
+        }
+    )
+    cards = [None, no_greeting, None, no_greeting]
+    alone = [
+        understander.understand(turns, "showroom", dt.date(2026, 11, 23), card)
+        for turns, card in zip(calls, cards, strict=True)
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(
+            pool.map(
+                lambda i: understander.understand(
+                    calls[i % 4], "showroom", dt.date(2026, 11, 23), cards[i % 4]
+                ),
+                range(16),
+            )
+        )
+    for i, result in enumerate(together):
+        expected = alone[i % 4]
+        assert result.scorecard == expected.scorecard and result.attributes == expected.attributes
+        assert result.intent == expected.intent and result.tags == expected.tags
+    assert "greeting" not in together[1].scorecard.checkpoints  # the edited card, per call
+    assert "greeting" in together[0].scorecard.checkpoints
+    assert understander.scorecards["showroom"] == file_card  # nothing shared was changed
 
 
 def test_a_directory_trained_before_sentiment_still_loads(
@@ -241,7 +285,7 @@ def test_default_models_on_the_held_out_split(understanding_dir: Path, settings)
 def test_calls_with_one_role_only(tiny_models: Path, settings) -> None:
     understander = Understander(tiny_models, settings.models_dir, device="cpu")
     only_customer = understander.understand([CallTurn("customer", "我想看看领克08")], "showroom")
-    assert not any(item["passed"] for item in only_customer.scorecard["checkpoints"].values())
+    assert not any(item.passed for item in only_customer.scorecard.checkpoints.values())
     only_sales = understander.understand([CallTurn("sales", "您好，欢迎光临")], "showroom")
     assert set(only_sales.intent.probabilities) == {"H", "A", "B", "C", "N"}
 

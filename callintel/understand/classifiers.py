@@ -12,6 +12,7 @@ import copy
 import datetime as dt
 import json
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -147,6 +148,11 @@ class Understander:
         self.gazetteer = Gazetteer.from_models_dir(models_dir)
         self.scorecards = load_scorecards(models_dir)
         self._scorers: dict[str, Scorer] = {}  # by scorecard content (see scorer())
+        # One call at a time through the classifiers: transformers' fast tokenizers set padding and
+        # truncation on a shared Rust object per call and raise "Already borrowed" when two threads
+        # meet there (huggingface/tokenizers#537). The stage is ~1% of an analysis, so the service's
+        # threads still overlap where the time goes (Whisper).
+        self._lock = threading.RLock()
         info = (
             json.loads((directory / "training.json").read_text("utf-8"))
             if (directory / "training.json").is_file()
@@ -192,6 +198,10 @@ class Understander:
     @torch.inference_mode()
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Sentence embeddings from the script model (mean of its last hidden states)."""
+        with self._lock:
+            return self._embed(texts)
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
         tokenizer = self.tokenizers["script"]
         rows = encode_script(tokenizer, [ScriptExample("", t) for t in texts])
         batch = collate(tokenizer, [{k: v for k, v in r.items() if k != "labels"} for r in rows], "script")
@@ -215,6 +225,10 @@ class Understander:
     def understand_many(self, calls: Sequence[CallToUnderstand]) -> list[Understanding]:
         """Understanding of several calls, each model run once over the rows of all of them.
         Each call's ``understand`` timing is its share (by rows) of the time the group took."""
+        with self._lock:
+            return self._understand_many(calls)
+
+    def _understand_many(self, calls: Sequence[CallToUnderstand]) -> list[Understanding]:
         scorers = [self.scorer(c.scenario, c.scorecard) for c in calls]
         clock = time.perf_counter()
         inputs = [self.preprocess(c.turns) for c in calls]
