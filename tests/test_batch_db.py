@@ -182,7 +182,7 @@ def test_reanalyze_runs_understanding_again_on_stored_transcripts(
     document = service.client.get(url, headers=auth(service.admin)).json()["document"]
     edited = dict(document, version="9", threshold=0.99)
     assert service.client.put(url, json=edited, headers=auth(service.admin)).status_code == 200
-    use_edited_scorecards(service.db, understander, service.settings.models_dir)
+    understander = use_edited_scorecards(service.db, understander, service.settings.models_dir)
     summary = reanalyze_calls(service.db, understander, service.settings.models_dir)
     assert (summary.done, summary.skipped) == (1, 1)
     detail = service.client.get(f"/v1/calls/{ids[0]}", headers=auth(service.admin)).json()

@@ -174,8 +174,8 @@ def _pending_calls(
     from callintel.store.db import Database
 
     db = Database(settings.database_url)
-    if pipeline.understander is not None:
-        use_edited_scorecards(db, pipeline.understander, settings.models_dir)
+    if pipeline.understander is not None:  # the batch scores with the scorecards edited through the API
+        pipeline.understander = use_edited_scorecards(db, pipeline.understander, settings.models_dir)
     worker = Worker(
         db, BlobStore(settings.audio_dir), pipeline_analyzer(pipeline), models_dir=settings.models_dir
     )
@@ -202,7 +202,7 @@ def _reanalyze(
         understander = load_understander(settings, None)
     if understander is None:
         fail("the understanding models are not trained: run `callintel train`")
-    use_edited_scorecards(db, understander, settings.models_dir)
+    understander = use_edited_scorecards(db, understander, settings.models_dir)
     with BatchProgress([]) as show:
         summary = reanalyze_calls(
             db,
