@@ -101,3 +101,11 @@ def one_of(value: str, choices: tuple[_Name, ...], what: str) -> _Name:
 def as_grade(label: str) -> Grade:
     """``label`` as a :data:`Grade` (``ValueError`` when it is not one)."""
     return one_of(label, GRADES, "grade")
+
+
+# The service's states (callintel.store): a call's, and the analysis job's that the queue holds
+# for it (``callintel.store.jobs``). A call is ``processing`` while its job is ``running``.
+CallStatus = Literal["queued", "processing", "done", "failed"]
+JobStatus = Literal["queued", "running", "done", "failed"]
+CALL_STATUSES: Final[tuple[CallStatus, ...]] = get_args(CallStatus)
+JOB_STATUSES: Final[tuple[JobStatus, ...]] = get_args(JobStatus)

@@ -57,3 +57,26 @@ class ConfigError(CallintelError):
 
 class RayNotInstalled(CallintelError):
     """The Ray engine was asked for where Ray is not installed."""
+
+
+class RecordingTooLong(AudioTooLongError):
+    """A recording lasts longer than a limit; both in seconds, for the caller to phrase."""
+
+    def __init__(self, duration: float, limit: float) -> None:
+        super().__init__(f"the recording lasts {duration:.0f} s; the limit is {limit:.0f} s")
+        self.duration = duration
+        self.limit = limit
+
+
+class NotFound(CallintelError, LookupError):
+    """What was asked for does not exist, or the caller may not see it (another dealer's row)."""
+
+
+class Conflict(CallintelError):
+    """The request does not fit the stored state: a call not analysed yet, a duplicate being
+    created, a name that means several rows."""
+
+
+class InvalidInput(CallintelError, ValueError):
+    """An argument is not valid (an unknown dealer, time zone or checkpoint); the message says
+    which and, where there are few, the valid choices."""
