@@ -1,5 +1,5 @@
 """The REST service (FastAPI): what a CRM and the QA console talk to. ``create_app`` builds it."""
 
-from api.app import create_app
+from api.main import create_app
 
 __all__ = ["create_app"]

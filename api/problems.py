@@ -1,4 +1,8 @@
-"""Errors as RFC 9457 problem details (``application/problem+json``), never stack traces."""
+"""Errors as RFC 9457 problem details (``application/problem+json``), never stack traces.
+
+The one place where exceptions become HTTP answers: a :class:`Problem` a route raises, a request
+that does not validate, the project's own exceptions (:data:`STATUS_OF`), and anything else (500).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from callintel.errors import (
+    AudioError,
+    AudioTooLongError,
+    CallintelError,
+    Conflict,
+    InvalidInput,
+    NotAudioError,
+    NotFound,
+    UnsupportedFormatError,
+)
 
 logger = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -25,8 +40,23 @@ class ProblemDetails(BaseModel):
     detail: str
 
 
+# The project's exceptions the API answers with their message, by status; the first class in an
+# exception's MRO that is here decides. Any other CallintelError is a server error (500).
+STATUS_OF: dict[type[CallintelError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    InvalidInput: 422,
+    NotAudioError: 415,
+    UnsupportedFormatError: 415,
+    AudioTooLongError: 413,
+    AudioError: 422,
+}
+
+
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for these error statuses, as problem details."""
+    """OpenAPI ``responses`` for these error statuses, as problem details. Each operation names
+    the ones it can answer: 400 (a NUL in the URL, a bad ``Content-Length``: every operation), 401
+    (no valid key), 403 (the key's role or dealers), 404, 409, 413, 415, 422, 500, 503."""
     return {
         status: {
             "description": HTTPStatus(status).phrase,
@@ -62,9 +92,19 @@ def problem_response(
 
 
 def install(app: FastAPI) -> None:
+    """Answer every error as problem details, and document only those in the OpenAPI."""
+    _document_only_problems(app)
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc.status, exc.detail, exc.headers, **exc.extra)
+
+    @app.exception_handler(CallintelError)
+    async def _ours(request: Request, exc: CallintelError) -> JSONResponse:
+        status = next((STATUS_OF[t] for t in type(exc).__mro__ if t in STATUS_OF), None)
+        if status is None:
+            return await _unexpected(request, exc)
+        return problem_response(status, str(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -82,3 +122,24 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, "internal error; the server log has the details")
+
+
+def _document_only_problems(app: FastAPI) -> None:
+    """Drop the 422 answer FastAPI documents on every operation with parameters (its own
+    ``HTTPValidationError``, which this API never sends): an operation that can answer 422
+    documents it as problem details itself."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()  # cached by FastAPI until the routes change; this edit is idempotent
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                answer = operation.get("responses", {}).get("422", {})
+                if "HTTPValidationError" in str(answer.get("content")):
+                    del operation["responses"]["422"]
+        components = schema.get("components", {}).get("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -17,8 +17,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from api.console.i18n import LANGUAGES, TEXT, language_of
-from api.team import scorecard_labels
 from callintel.domain import ATTRIBUTES, BODY_TYPES, CONCERNS, PAYMENTS, POWERTRAINS, SCENARIOS, USAGES
+from callintel.store.analytics import scorecard_labels
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
