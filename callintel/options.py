@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 from callintel.domain import Scenario
 
 ChannelMode = Literal["auto", "stereo", "mono"]
+
+MAX_AUDIO_SECONDS: Final = 4 * 3600.0
+"""The longest recording analysed unless told otherwise: 4 h, since the overnight batch takes long
+showroom recordings. The one definition: ``Settings.max_audio_seconds`` (the upload limit and
+CALLINTEL_MAX_AUDIO_SECONDS) and ``AnalysisOptions.max_seconds`` both default to it."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,7 @@ class AnalysisOptions:
     transcription: TranscriptionOptions = field(default_factory=TranscriptionOptions)
     speakers: SpeakerOptions = field(default_factory=SpeakerOptions)
     domain_hotwords: bool = False
-    max_seconds: float = 2 * 3600.0
+    max_seconds: float = MAX_AUDIO_SECONDS
     understand: bool = True
     scenario: Scenario | None = None
     call_date: str | None = None

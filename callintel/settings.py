@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from callintel.options import MAX_AUDIO_SECONDS
+
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -38,7 +40,7 @@ class Settings:
 
     models_dir: Path = field(default_factory=_default_models_dir)
     cache_dir: Path = field(default_factory=_default_cache_dir)
-    max_audio_seconds: float = 4 * 3600.0
+    max_audio_seconds: float = MAX_AUDIO_SECONDS
     data_dir: Path = field(default_factory=_default_data_dir)
     database_url: str = ""
     max_upload_bytes: int = 512 * 1024 * 1024

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from callintel.domain import BODY_TYPES, CONCERNS, POWERTRAINS, USAGES
+from callintel.domain import BODY_TYPES, CONCERNS, GRADE_MAX_DAYS, POWERTRAINS, USAGES, grade_for_days
 from callintel.errors import ConfigError
 from callintel.understand.normalize import (
     ATTRIBUTE_KEYS,
@@ -361,8 +361,8 @@ def test_budget_band_needs_a_bound() -> None:
         ("within the week", 7),
         ("before the month is out", 7),  # to 30 November
         ("开年", 75),  # the next Spring Festival
-        ("明年初", 39),  # to 1 January 2027
-        ("at the start of next year", 39),
+        ("明年初", 69),  # to 31 January 2027 (issue 15)
+        ("at the start of next year", 69),
         ("明年年中", 220),  # to 1 July 2027
         ("by the middle of next year", 220),
     ],
@@ -390,13 +390,43 @@ def test_no_timeline(text: str) -> None:
         (8, "≤15d"),
         (15, "≤15d"),
         (30, "≤30d"),
-        (90, "≤90d"),
-        (91, ">90d"),
-        (None, ">90d"),
+        (90, "≤120d"),
+        (91, "≤120d"),
+        (100, "≤120d"),
+        (120, "≤120d"),
+        (121, ">120d"),
+        (None, ">120d"),
     ],
 )
 def test_timeline_bucket(days: int | None, bucket: str) -> None:
     assert timeline_bucket(days) == bucket
+
+
+def test_timeline_bucket_and_grade_never_disagree() -> None:
+    # The purchase_timeline tag's buckets are the grades' bounds (issue 15): a 100-day timeline
+    # is grade C, so its tag is C's bucket, not a bucket beyond it.
+    last = max(GRADE_MAX_DAYS.values())
+    for days in range(0, 2 * last):
+        grade = grade_for_days(days)
+        assert timeline_bucket(days) == (f">{last}d" if grade == "N" else f"≤{GRADE_MAX_DAYS[grade]}d")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "明年初",
+        "明年年初",
+        "明年开年",
+        "early next year",
+        "at the start of next year",
+        "beginning of next year",
+    ],
+)
+def test_early_next_year_is_by_the_end_of_its_january(text: str) -> None:
+    # Settled in issue 15 as the corpus labels it: by 31 January of the year after the call.
+    assert normalize_timeline(text, dt.date(2026, 11, 23)) == 69
+    assert normalize_timeline(text, dt.date(2026, 12, 31)) == 31
+    assert normalize_timeline(text, dt.date(2026, 1, 1)) == 395  # next year's January, not today
 
 
 # --- payment and trade-in ----------------------------------------------------------------------

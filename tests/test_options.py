@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions
+from callintel.options import MAX_AUDIO_SECONDS, AnalysisOptions, SpeakerOptions, TranscriptionOptions
+from callintel.settings import Settings
 from callintel.transcribe.whisper import pick_compute_type, pick_device
 
 
@@ -47,6 +48,15 @@ def test_options_are_frozen() -> None:
     options = AnalysisOptions()
     with pytest.raises(AttributeError):
         options.max_seconds = 1  # type: ignore[misc]
+
+
+def test_one_audio_length_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The upload limit (settings) and the analysis' own limit (options) are one value, 4 h
+    # (issue 15): a recording the API accepts is never refused by the worker or the batch.
+    monkeypatch.delenv("CALLINTEL_MAX_AUDIO_SECONDS", raising=False)
+    assert MAX_AUDIO_SECONDS == 4 * 3600
+    assert Settings().max_audio_seconds == Settings.from_env().max_audio_seconds == MAX_AUDIO_SECONDS
+    assert AnalysisOptions().max_seconds == MAX_AUDIO_SECONDS
 
 
 @pytest.mark.gpu

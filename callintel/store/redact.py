@@ -20,21 +20,17 @@ import calendar
 import copy
 import datetime as dt
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import phonenumbers
 from phonenumbers import Leniency, PhoneNumberMatcher
 
-from callintel.audio.decode import sniff_format
-from callintel.errors import AudioDecodeError, EmptyAudioError, NotAudioError
+from callintel.audio.encode import read_native, write_flac
 
 logger = logging.getLogger(__name__)
 
@@ -641,84 +637,6 @@ def mute_file(
         FileNotFoundError, EmptyAudioError, NotAudioError, AudioDecodeError.
     """
     source, destination = Path(source), Path(destination)
-    samples, rate, layout, wide = _decode_native(source)
-    muted = mute(samples, rate, spans, pad)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".flac", dir=destination.parent)
-    os.close(fd)
-    try:
-        _encode_flac(Path(tmp_name), muted, rate, layout, "s32" if wide else "s16")
-        os.replace(tmp_name, destination)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    audio = read_native(source)
+    write_flac(destination, replace(audio, samples=mute(audio.samples, audio.sample_rate, spans, pad)))
     logger.info("muted %d span(s) in %s -> %s", len(spans), source.name, destination.name)
-
-
-def _decode_native(path: Path) -> tuple[np.ndarray, int, str, bool]:
-    """(channels, n) float32 samples at the source rate, the channel layout, and whether the
-    source holds more than 16 bits a sample (lossless 24/32-bit or float PCM)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"no such audio file: {path}")
-    with path.open("rb") as f:
-        head = f.read(16)
-    if not head:
-        raise EmptyAudioError(f"{path.name} is empty (0 bytes)")
-    try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except av.error.FFmpegError as e:
-        if sniff_format(head) is not None:
-            raise AudioDecodeError(f"{path.name} looks like audio but cannot be read: {e}") from e
-        raise NotAudioError(f"{path.name} is not a recognised audio file") from e
-    chunks: list[np.ndarray] = []
-    with container:
-        if not container.streams.audio:
-            raise NotAudioError(f"{path.name} has no audio stream ({container.format.name})")
-        stream = container.streams.audio[0]
-        codec = stream.codec_context
-        rate = int(codec.sample_rate or 0)
-        layout = codec.layout.name if codec.layout is not None else "mono"
-        sample_format = codec.format.name if codec.format is not None else ""
-        wide = codec.name.startswith(("pcm_s24", "pcm_s32", "pcm_f", "flac", "alac", "wavpack")) and (
-            sample_format.startswith(("s32", "flt", "dbl"))
-        )
-        try:
-            resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
-            for frame in container.decode(stream):
-                frame.pts = None
-                chunks += [out.to_ndarray() for out in resampler.resample(frame)]
-            chunks += [out.to_ndarray() for out in resampler.resample(None)]
-        except av.error.FFmpegError as e:
-            raise AudioDecodeError(f"{path.name} is corrupt: decoding failed ({e})") from e
-    if not chunks:
-        raise EmptyAudioError(f"{path.name} contains no audio samples")
-    samples = np.ascontiguousarray(np.concatenate(chunks, axis=1), dtype=np.float32)
-    if samples.shape[1] == 0:
-        raise EmptyAudioError(f"{path.name} contains no audio samples")
-    return samples, rate, layout, wide
-
-
-def _encode_flac(path: Path, samples: np.ndarray, rate: int, layout: str, sample_format: str) -> None:
-    with av.open(str(path), "w", format="flac") as out:
-        stream = out.add_stream("flac", rate=rate, layout=layout)
-        stream.codec_context.format = sample_format
-        frame_size = stream.codec_context.frame_size or 4096
-        resampler = av.AudioResampler(format=sample_format, layout=layout, rate=rate)
-        fifo = av.AudioFifo()
-        for first in range(0, samples.shape[1], 65536):
-            block = np.ascontiguousarray(np.clip(samples[:, first : first + 65536], -1.0, 1.0))
-            frame = av.AudioFrame.from_ndarray(block, format="fltp", layout=layout)
-            frame.rate = rate
-            for converted in resampler.resample(frame):
-                fifo.write(converted)
-        for converted in resampler.resample(None):
-            fifo.write(converted)
-        while (chunk := fifo.read(frame_size)) is not None:
-            for packet in stream.encode(chunk):
-                out.mux(packet)
-        rest = fifo.read()
-        if rest is not None and rest.samples:
-            for packet in stream.encode(rest):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)

@@ -25,9 +25,10 @@ from callintel.domain import (
     VIOLATIONS,
     grade_for_days,
 )
+from callintel.settings import Settings
+from callintel.understand.normalize import CarSpec, Gazetteer
 
 from .bank import LABELLED_SLOTS, Bank, Template, load_bank
-from .gazetteer import Brand, CarModel, load_gazetteer
 from .render import Noise, Piece, render
 
 Split = Literal["train", "heldout"]
@@ -125,8 +126,8 @@ class _Plan:
     scenario: str
     grade: str
     call_date: dt.date
-    model: CarModel
-    competitor: CarModel | None
+    model: CarSpec
+    competitor: CarSpec | None
     facts: list[_Fact] = field(default_factory=list)
     payment: str | None = None
     powertrain: str | None = None
@@ -134,10 +135,27 @@ class _Plan:
     concerns: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Brand:
+    """A brand of the gazetteer with its models, in the file's order (what a plan draws from)."""
+
+    name: str
+    models: tuple[CarSpec, ...]
+
+
+def _brands(gazetteer: Gazetteer) -> tuple[_Brand, ...]:
+    brands = tuple(
+        _Brand(name, tuple(s for s in gazetteer.specs if s.brand == name)) for name in gazetteer.brands()
+    )
+    if len(brands) < 2:
+        raise ValueError(f"the car gazetteer needs at least two brands with models, found {len(brands)}")
+    return brands
+
+
 class _Voice:
     """Renders one dialogue's templates from a bank; holds the rng and the plain-slot context."""
 
-    def __init__(self, bank: Bank, plan: _Plan, rng: random.Random, brands: tuple[Brand, ...]) -> None:
+    def __init__(self, bank: Bank, plan: _Plan, rng: random.Random, brands: tuple[_Brand, ...]) -> None:
         self.bank, self.plan, self.rng, self.brands = bank, plan, rng, brands
         lex, zh = bank.lexicon, plan.lang == "zh"
         m = plan.model
@@ -155,7 +173,7 @@ class _Voice:
             "feature": rng.choice(lex["features"]),
         }
 
-    def _other_model(self) -> CarModel:
+    def _other_model(self) -> CarSpec:
         others = [b for b in self.brands if b.name != self.plan.model.brand]
         return self.rng.choice(self.rng.choice(others).models)
 
@@ -196,19 +214,19 @@ class _Voice:
         return out
 
 
-def _display(m: CarModel, zh: bool) -> str:
-    return f"{m.brand}{m.name}" if zh else f"{m.brand_en} {m.name}"
+def _display(m: CarSpec, zh: bool) -> str:
+    return f"{m.brand}{m.model}" if zh else f"{m.brand_en} {m.model}"
 
 
-def _mention(m: CarModel, zh: bool, rng: random.Random, brand_only: bool = False) -> str:
+def _mention(m: CarSpec, zh: bool, rng: random.Random, brand_only: bool = False) -> str:
     """How a customer (and the ASR) says a model: canonical names, aliases and homophones."""
     if zh:
         brands = [m.brand] * 3 + list(m.brand_aliases) + ([m.brand_en] if rng.random() < 0.1 else [])
-        names = [m.name] * 2 + list(m.aliases)
+        names = [m.model] * 2 + list(m.aliases)
     else:
         ascii_aliases = [a for a in m.brand_aliases if a.isascii()]
         brands = [m.brand_en] * 3 + ascii_aliases
-        names = [m.name] * 3 + [a for a in m.aliases if a.isascii()]
+        names = [m.model] * 3 + [a for a in m.aliases if a.isascii()]
     b = rng.choice(brands)
     if brand_only:
         return b
@@ -240,7 +258,7 @@ def _grade_band(grade: str) -> tuple[int, int]:
 
 
 class _Dialogue:
-    def __init__(self, bank: Bank, plan: _Plan, rng: random.Random, brands: tuple[Brand, ...]) -> None:
+    def __init__(self, bank: Bank, plan: _Plan, rng: random.Random, brands: tuple[_Brand, ...]) -> None:
         self.bank, self.plan, self.rng = bank, plan, rng
         self.voice = _Voice(bank, plan, rng, brands)
         self.zh = plan.lang == "zh"
@@ -366,7 +384,7 @@ class _Dialogue:
 
 
 class _Planner:
-    def __init__(self, bank: Bank, brands: tuple[Brand, ...], rng: random.Random) -> None:
+    def __init__(self, bank: Bank, brands: tuple[_Brand, ...], rng: random.Random) -> None:
         self.bank, self.brands, self.rng = bank, brands, rng
         self.lex = bank.lexicon
 
@@ -434,7 +452,7 @@ class _Planner:
                 facts.append(_Fact("timeline", tl))
         return p
 
-    def _budget(self, model: CarModel, zh: bool) -> Piece:
+    def _budget(self, model: CarSpec, zh: bool) -> Piece:
         rng, lex = self.rng, self.lex
         lo, hi = model.price_cny or (100000, 300000)
         wan = max(3, round(rng.uniform(lo, hi) / 10000))
@@ -500,7 +518,7 @@ def _en_words(n: int) -> str:
     return " ".join(parts)
 
 
-def _build(bank: Bank, plan: _Plan, rng: random.Random, brands: tuple[Brand, ...]) -> list[dict[str, Any]]:
+def _build(bank: Bank, plan: _Plan, rng: random.Random, brands: tuple[_Brand, ...]) -> list[dict[str, Any]]:
     dlg = _Dialogue(bank, plan, rng, brands)
     steps = [k for k, p in FLOWS[plan.scenario] if rng.random() < p]
     if not plan.concerns and "objection_handling" in steps:
@@ -597,7 +615,7 @@ def generate(
     seed: int = 0,
     languages: Sequence[str] = ("zh", "en"),
     call_date_range: tuple[dt.date, dt.date] = DEFAULT_DATE_RANGE,
-    gazetteer: str | Path | tuple[Brand, ...] | None = None,
+    gazetteer: str | Path | Gazetteer | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield ``n`` labelled dialogues in the ``docs/corpus.md`` format, the same ones for the same seed.
 
@@ -607,7 +625,8 @@ def generate(
         seed: the random seed.
         languages: any of ``zh``, ``en``; with both, about 2/3 are Mandarin.
         call_date_range: first and last call date (inclusive).
-        gazetteer: loaded brands, or a path to a cars.yaml (default ``models/gazetteer/cars.yaml``).
+        gazetteer: the car gazetteer, or a path to a cars.yaml (default: the one in the configured
+            models directory, ``CALLINTEL_MODELS_DIR`` or ``models/gazetteer/cars.yaml``).
     """
     if split not in ("train", "heldout"):
         raise ValueError(f"unknown split {split!r}; valid: train, heldout")
@@ -615,7 +634,13 @@ def generate(
     bad = [lang for lang in langs if lang not in ("zh", "en")]
     if bad or not langs:
         raise ValueError(f"unknown languages {bad or langs!r}; valid: zh, en")
-    brands = gazetteer if isinstance(gazetteer, tuple) else load_gazetteer(gazetteer)
+    if not isinstance(gazetteer, Gazetteer):
+        # The configured models dir: a source checkout's models/, or the copy a wheel carries.
+        if gazetteer is None:
+            gazetteer = Gazetteer.from_models_dir(Settings.from_env().models_dir)
+        else:
+            gazetteer = Gazetteer.load(gazetteer)
+    brands = _brands(gazetteer)
     banks = {lang: load_bank(split, lang) for lang in langs}
     first, last = call_date_range
     span = (last - first).days
