@@ -33,7 +33,7 @@ from callintel.understand.tasks import (
     word_span,
 )
 from callintel.understand.transcripts import parse_transcript
-from callintel.understand.types import IntentResult, Tag
+from callintel.understand.types import IntentResult, ScorecardResult, Tag, ViolationResult
 
 TINY = TrainConfig(epochs=1.0, batch_size=16, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64)
 
@@ -420,14 +420,17 @@ def test_tokenizer_training_is_reproducible_across_processes(tmp_path: Path) -> 
 
 
 def test_violation_tags_take_the_classifier_or_the_lexicon_confidence() -> None:
-    scorecard = {
-        "score": 70.0,
-        "checkpoints": {},
-        "violations": [
-            {"type": "rude", "confidence": 0.03, "matched": "买不起就别问"},
-            {"type": "pressure_tactic", "confidence": 0.81234, "matched": None},
-        ],
-    }
+    scorecard = ScorecardResult(
+        scenario="showroom",
+        scorecard_version="1",
+        score=70.0,
+        checkpoints={},
+        violations=(
+            ViolationResult("rude", 3, "买不起就别问", 1.0, 2.0, 0.03, 10.0, "买不起就别问"),
+            ViolationResult("pressure_tactic", 5, "就剩一台了", 3.0, 4.0, 0.81234, 10.0, None),
+        ),
+        missed_required=(),
+    )
     tags = make_tags({}, IntentResult("B", dict.fromkeys("HABCN", 0.2)), scorecard)
     assert [t for t in tags if t.key == "violation"] == [
         Tag("violation", "rude", 1.0),  # a QA cue is the team's own rule

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NotRequired
+from typing import Any, NotRequired
 
 from typing_extensions import TypedDict  # pydantic reads TypedDicts from here before Python 3.12
 
@@ -170,6 +170,13 @@ class ScorecardResult:
     violations: tuple[ViolationResult, ...]
     missed_required: tuple[str, ...]
     penalty: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, as in the result (``schemas/analysis.schema.json``)."""
+        from pydantic import TypeAdapter
+
+        data: dict[str, Any] = TypeAdapter(ScorecardResult).dump_python(self, mode="json")
+        return data
 
 
 @dataclass(frozen=True)
