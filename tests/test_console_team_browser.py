@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from playwright.sync_api import expect
 from callintel.store.db import Database
 from callintel.store.models import Call
 from callintel.store.results import store_result
+from callintel.understand.types import AttributeEvidence, AttributeValue
 from tests.browser import BrowserPage, save_screenshot, serve_console
 from tests.service_helpers import analysis_result, auth, scorecard
 
@@ -64,9 +66,10 @@ def seed(db: Database) -> list[str]:
             session.add(call)
             session.flush()
             result = analysis_result(scorecard(passed, violations), grade)
-            result["understanding"]["attributes"] = {
-                "payment": {"value": "loan", "evidence": [{"turn": 0, "text": "您好", "start": 0.0}]}
-            }
+            assert result.understanding is not None
+            paid = AttributeValue("loan", (AttributeEvidence(0, 0.0, 1.0, "您好", 0.9),))
+            understanding = replace(result.understanding, attributes={"payment": paid})
+            result = replace(result, understanding=understanding)
             store_result(session, call, result)
             ids.append(call.id)
     return ids
