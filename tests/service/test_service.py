@@ -545,7 +545,7 @@ def test_scorecards_read_and_edited_through_the_api(service: Service, audio_dir:
 
 
 def _start_worker(service: Service, name: str, seconds: float, markers: Path) -> subprocess.Popen[bytes]:
-    script = Path(__file__).with_name("worker_process.py")
+    script = Path(__file__).resolve().parents[1] / "worker_process.py"
     args = [sys.executable, str(script), service.db.url, str(service.settings.audio_dir), name, str(seconds)]
     return subprocess.Popen([*args, str(markers)])
 

@@ -1,5 +1,5 @@
 """The QA console's pages: served by the app in Chinese or English, escaped, and its scripts
-and styles present. (What the pages do in a browser: tests/test_console_browser.py.)"""
+and styles present. (What the pages do in a browser: tests/api/test_console_browser.py.)"""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from api.console.i18n import TEXT
 from callintel.store.db import Database, upgrade
 from tests.service_helpers import service_settings
 
-STATIC = Path(__file__).resolve().parent.parent / "api" / "console" / "static"
+STATIC = Path(__file__).resolve().parents[2] / "api" / "console" / "static"
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from callintel.training.call_eval import canonical
 from callintel.training.labelled import parse_labelled_call, read_labelled_calls
 
-DIALOGUES = Path(__file__).resolve().parents[2] / "shared" / "data" / "dialogues"
+DIALOGUES = Path(__file__).resolve().parents[3] / "shared" / "data" / "dialogues"
 
 
 def _call() -> dict[str, Any]:

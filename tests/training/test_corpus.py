@@ -270,7 +270,7 @@ def test_gazetteer_follows_the_configured_models_dir(tmp_path: Path, monkeypatch
 def test_generator_labels_the_cars_the_normaliser_reads() -> None:
     # One reader and one schema for cars.yaml (issue 15): every car the generator labels is a
     # canonical name of the normaliser's gazetteer, which is what it generates from by default.
-    gazetteer = Gazetteer.from_models_dir(Path(__file__).resolve().parents[1] / "models")
+    gazetteer = Gazetteer.from_models_dir(Path(__file__).resolve().parents[2] / "models")
     names = set(gazetteer.brands()) | set(gazetteer.models())
     cars = _cars(list(generate("train", 200, seed=7)))
     assert len(cars) > 50 and cars <= names

@@ -26,7 +26,7 @@ from callintel.understand.normalize import (
     timeline_bucket,
 )
 
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 CALL_DATE = dt.date(2026, 11, 23)  # a Monday
 
 

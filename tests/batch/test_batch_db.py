@@ -17,7 +17,7 @@ from callintel.service.worker import Worker
 from callintel.store.db import Database
 from callintel.store.models import Call, Job
 from tests.service_helpers import auth, iter_rows
-from tests.test_service import Service
+from tests.service.test_service import Service
 
 BATCH = AnalysisOptions(transcription=TranscriptionOptions(batch_size=4))
 
