@@ -53,7 +53,14 @@ def create_app(
         if in_process_workers > 0:
             assert analyze is not None
             for i in range(in_process_workers):
-                worker = Worker(database, blobs, analyze, poll_seconds=1.0, models_dir=settings.models_dir)
+                worker = Worker(
+                    database,
+                    blobs,
+                    analyze,
+                    poll_seconds=1.0,
+                    models_dir=settings.models_dir,
+                    max_audio_seconds=settings.max_audio_seconds,
+                )
                 worker.name = f"{worker.name}:in-process-{i}"
                 thread = threading.Thread(target=worker.run, args=(stop, wake), daemon=True)
                 thread.start()

@@ -177,7 +177,11 @@ def _pending_calls(
     if pipeline.understander is not None:  # the batch scores with the scorecards edited through the API
         pipeline.understander = use_edited_scorecards(db, pipeline.understander, settings.models_dir)
     worker = Worker(
-        db, BlobStore(settings.audio_dir), pipeline_analyzer(pipeline), models_dir=settings.models_dir
+        db,
+        BlobStore(settings.audio_dir),
+        pipeline_analyzer(pipeline),
+        models_dir=settings.models_dir,
+        max_audio_seconds=settings.max_audio_seconds,
     )
     pending = PendingCalls(worker, batch_fp, tee=Ledger(out, batch_fp) if out else None)
     items = pending.claim(options, limit)

@@ -61,6 +61,7 @@ def worker(
         lease=dt.timedelta(seconds=lease),
         poll_seconds=poll,
         models_dir=settings.models_dir,
+        max_audio_seconds=settings.max_audio_seconds,
     ).run(stop)
     db.dispose()
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from callintel.errors import AudioError
-from callintel.options import AnalysisOptions
+from callintel.options import MAX_AUDIO_SECONDS, AnalysisOptions
 from callintel.result import AnalysisResult
 from callintel.settings import Settings
 from callintel.store import jobs
@@ -69,6 +69,8 @@ class Worker:
         blobs: where the recordings are.
         analyze: runs the pipeline (injected: tests pass a fake one).
         lease: how long a claim lasts without a heartbeat; heartbeats come every third of it.
+        max_audio_seconds: the longest recording analysed (the service's upload limit,
+            ``Settings.max_audio_seconds``).
     """
 
     def __init__(
@@ -80,8 +82,10 @@ class Worker:
         lease: dt.timedelta = dt.timedelta(seconds=60),
         poll_seconds: float = 1.0,
         models_dir: Path | None = None,
+        max_audio_seconds: float = MAX_AUDIO_SECONDS,
     ) -> None:
         self.db = db
+        self.max_audio_seconds = max_audio_seconds
         self.models_dir = models_dir or Settings.from_env().models_dir
         self.blobs = blobs
         self.analyze = analyze
@@ -114,7 +118,7 @@ class Worker:
             call = session.get(Call, claimed.call_id)
             assert call is not None and call.recording is not None
             path = self.blobs.path(call.recording.storage_path)
-            options = call_options(call)
+            options = call_options(call, AnalysisOptions(max_seconds=self.max_audio_seconds))
             scorecard = current_scorecard(session, call.scenario, self.models_dir)
         logger.info(
             "worker %s: job %s (call %s, attempt %d)", self.name, claimed.job_id, call.id, claimed.attempt

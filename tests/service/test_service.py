@@ -338,6 +338,16 @@ def test_health_readiness_and_metrics(service: Service, audio_dir: Path) -> None
     assert 'callintel_jobs{status="queued"} 1.0' in metrics
 
 
+def test_the_worker_analyses_up_to_the_service_limit(service: Service, audio_dir: Path) -> None:
+    """The limit an operator sets (CALLINTEL_MAX_AUDIO_SECONDS) is the one the worker applies too,
+    not only the upload's: a recording the upload took is not refused at analysis."""
+    worker = Worker(service.db, service.blobs, service.analyzer, name="w", max_audio_seconds=6 * 3600.0)
+    assert service.upload(audio_dir / "jfk.flac").status_code == 202
+    assert worker.run_once() is True
+    ((_, options),) = service.analyzer.calls
+    assert options.max_seconds == 6 * 3600.0
+
+
 def test_errors_are_problem_details_without_traces(service: Service) -> None:
     response = service.client.get("/v1/calls/nope", headers=auth(service.crm))
     assert response.status_code == 404 and response.headers["content-type"] == "application/problem+json"
