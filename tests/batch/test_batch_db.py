@@ -16,8 +16,8 @@ from callintel.pipeline import Prepared
 from callintel.service.worker import Worker
 from callintel.store.db import Database
 from callintel.store.models import Call, Job
-from tests.service_helpers import auth, iter_rows
 from tests.service.test_service import Service
+from tests.service_helpers import auth, iter_rows
 
 BATCH = AnalysisOptions(transcription=TranscriptionOptions(batch_size=4))
 
