@@ -70,13 +70,21 @@ RESULT_MARKER = "BENCH_RESULT "
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(1, str(REPO_ROOT))
 
-# run id -> (kind, layout, description)
-RUNS: dict[str, tuple[str, str, str]] = {
-    "a": ("plain", "mono", "faster-whisper, mono"),
-    "b": ("plain", "stereo", "faster-whisper, stereo"),
-    "c": ("callintel", "mono", "callintel, mono"),
-    "d": ("callintel", "stereo", "callintel, stereo"),
+BATCH = 8  # windows decoded together in the batched runs (callintel's default)
+
+# run id -> (kind, layout, batch size (0: sequential), description)
+RUNS: dict[str, tuple[str, str, int, str]] = {
+    "a": ("plain", "mono", 0, "faster-whisper, mono"),
+    "b": ("plain", "stereo", 0, "faster-whisper, stereo"),
+    "e": ("plain", "mono", BATCH, f"faster-whisper batched {BATCH}, mono"),
+    "f": ("plain", "stereo", BATCH, f"faster-whisper batched {BATCH}, stereo"),
+    "c": ("callintel", "mono", 0, "callintel sequential, mono"),
+    "d": ("callintel", "stereo", 0, "callintel sequential, stereo"),
+    "g": ("callintel", "mono", BATCH, f"callintel batched {BATCH}, mono"),
+    "h": ("callintel", "stereo", BATCH, f"callintel batched {BATCH}, stereo"),
 }
+SAME_LAYOUT_PLAIN = {"c": "a", "d": "b", "e": "a", "f": "b", "g": "a", "h": "b"}
+TARGET_BATCHED_RATIO = 0.6  # issue 16: the whole batched pipeline vs plain sequential faster-whisper
 
 
 # --------------------------------------------------------------------------- child side
@@ -88,8 +96,8 @@ def _peak_rss_mib() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def _child_plain(audio_path: Path) -> dict[str, Any]:
-    from faster_whisper import WhisperModel
+def _child_plain(audio_path: Path, batch: int) -> dict[str, Any]:
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
 
     from callintel.registry import ModelRegistry
     from callintel.settings import Settings
@@ -101,13 +109,18 @@ def _child_plain(audio_path: Path) -> dict[str, Any]:
     load = time.perf_counter() - clock
 
     clock, cpu = time.perf_counter(), own_cpu_seconds()
-    segments, info = model.transcribe(
-        str(audio_path),
-        beam_size=5,
-        vad_filter=True,
-        word_timestamps=True,
-        condition_on_previous_text=False,
-    )
+    if batch:
+        segments, info = BatchedInferencePipeline(model).transcribe(
+            str(audio_path), beam_size=5, word_timestamps=True, batch_size=batch
+        )
+    else:
+        segments, info = model.transcribe(
+            str(audio_path),
+            beam_size=5,
+            vad_filter=True,
+            word_timestamps=True,
+            condition_on_previous_text=False,
+        )
     segments = list(segments)  # the generator does the work
     wall, cpu = time.perf_counter() - clock, own_cpu_seconds() - cpu
     return {
@@ -121,8 +134,8 @@ def _child_plain(audio_path: Path) -> dict[str, Any]:
     }
 
 
-def _child_callintel(audio_path: Path, layout: str) -> dict[str, Any]:
-    from callintel.options import AnalysisOptions, SpeakerOptions
+def _child_callintel(audio_path: Path, layout: str, batch: int) -> dict[str, Any]:
+    from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions
     from callintel.pipeline import Pipeline
     from callintel.settings import Settings
 
@@ -133,7 +146,11 @@ def _child_callintel(audio_path: Path, layout: str) -> dict[str, Any]:
     load = time.perf_counter() - clock
 
     clock, cpu = time.perf_counter(), own_cpu_seconds()
-    result = pipeline.analyze(audio_path, AnalysisOptions(speakers=SpeakerOptions(channels=layout)))  # type: ignore[arg-type]
+    options = AnalysisOptions(
+        transcription=TranscriptionOptions(batch_size=batch),
+        speakers=SpeakerOptions(channels=layout),  # type: ignore[arg-type]
+    )
+    result = pipeline.analyze(audio_path, options)
     wall, cpu = time.perf_counter() - clock, own_cpu_seconds() - cpu
     return {
         "load_s": load,
@@ -152,8 +169,8 @@ def _child_callintel(audio_path: Path, layout: str) -> dict[str, Any]:
 
 
 def child_main(run: str, audio_path: Path) -> None:
-    kind, layout, _ = RUNS[run]
-    data = _child_plain(audio_path) if kind == "plain" else _child_callintel(audio_path, layout)
+    kind, layout, batch, _ = RUNS[run]
+    data = _child_plain(audio_path, batch) if kind == "plain" else _child_callintel(audio_path, layout, batch)
     data["peak_rss_mib"] = _peak_rss_mib()
     print(RESULT_MARKER + json.dumps(data), flush=True)
 
@@ -258,7 +275,7 @@ def measure(run: str, audio_path: Path, repeat: int) -> RunResult:
     extra = {k: v for k, v in representative.items() if k not in common}
     return RunResult(
         run=run,
-        description=RUNS[run][2],
+        description=RUNS[run][3],
         audio_s=samples[0]["audio_s"],
         load_s=statistics.median(s["load_s"] for s in samples),
         wall_s=median_wall,
@@ -272,7 +289,7 @@ def measure(run: str, audio_path: Path, repeat: int) -> RunResult:
 
 def report(results: dict[str, RunResult]) -> dict[str, Any]:
     base = results["a"]
-    same_layout = {"c": results["a"], "d": results["b"]}
+    same_layout = {k: results[v] for k, v in SAME_LAYOUT_PLAIN.items() if k in results and v in results}
     headers = [
         "run",
         "audio s",
@@ -327,7 +344,19 @@ def report(results: dict[str, RunResult]) -> dict[str, Any]:
             f"  {key}: {r.description}: {ratio:.2f}x of (a), peak {r.peak_rss_mib:.0f} MiB -> "
             f"{'PASS' if ok else 'FAIL'}"
         )
-    for key in ("c", "d"):
+    print(
+        f"target (issue 16): callintel batched, whole pipeline <= {TARGET_BATCHED_RATIO}x plain sequential "
+        "faster-whisper on the same file"
+    )
+    for key in ("g", "h"):
+        r, plain = results[key], same_layout[key]
+        ratio = r.wall_s / plain.wall_s
+        verdicts[key] = ratio <= TARGET_BATCHED_RATIO
+        print(
+            f"  {key}: {r.description}: {ratio:.2f}x of ({plain.run}) -> "
+            f"{'PASS' if verdicts[key] else 'FAIL'}"
+        )
+    for key in ("c", "d", "g", "h"):
         x = results[key].extra
         roles = ", ".join(f"{s}={role}" for s, role in sorted(x["roles"].items()))
         print(
@@ -337,7 +366,7 @@ def report(results: dict[str, RunResult]) -> dict[str, Any]:
         )
         stages = ", ".join(f"{stage} {secs:.2f}s" for stage, secs in x["timings"].items())
         print(f"     stages: {stages}")
-    for key in ("a", "b"):
+    for key in ("a", "b", "e", "f"):
         x = results[key].extra
         print(f"  {key}: {x['segments']} segments, {x['words']} words, language {x['language']}")
     return {
@@ -349,6 +378,57 @@ def report(results: dict[str, RunResult]) -> dict[str, Any]:
         },
         "pass": verdicts,
     }
+
+
+PLAIN_SCRIPT = """
+import sys
+from faster_whisper import WhisperModel
+from callintel.registry import ModelRegistry
+from callintel.settings import Settings
+s = Settings.from_env()
+path = ModelRegistry(s.models_dir, s.cache_dir).resolve("whisper-base").path
+model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=2)
+segments, info = model.transcribe(sys.argv[1], beam_size=5, vad_filter=True, word_timestamps=True)
+print("".join(s.text for s in segments))
+"""
+
+
+def _timed_process(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of a whole process, by GNU time."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
+        clock = time.perf_counter()
+        proc = subprocess.run(
+            ["/usr/bin/time", "-f", "%M", "-o", out.name, *command],
+            capture_output=True,
+            text=True,
+            cwd=REPO_ROOT,
+        )
+        wall = time.perf_counter() - clock
+        if proc.returncode != 0:
+            sys.exit(f"bench_pipeline: {' '.join(command)} failed:\n{proc.stderr[-2000:]}")
+        return wall, int(out.read().split()[-1]) / 1024
+
+
+def startup(repeat: int) -> dict[str, Any]:
+    """The 11 s ``jfk.flac`` as a user runs it: a ten-line faster-whisper script against
+    ``callintel analyze`` (both whole processes: imports, model load, the call), median of runs."""
+    clip = AUDIO_DIR / "jfk.flac"
+    cli = Path(sys.executable).with_name("callintel")
+    with tempfile.TemporaryDirectory(prefix="callintel-startup-") as tmp:
+        runs = {
+            "plain faster-whisper script": [sys.executable, "-c", PLAIN_SCRIPT, str(clip)],
+            "callintel analyze": [str(cli), "analyze", str(clip), "--json", str(Path(tmp) / "r.json")],
+        }
+        measured = {name: [_timed_process(cmd) for _ in range(max(3, repeat))] for name, cmd in runs.items()}
+    rows, out = [], {}
+    plain_wall = statistics.median(w for w, _ in measured["plain faster-whisper script"])
+    for name, samples in measured.items():
+        wall = statistics.median(w for w, _ in samples)
+        peak = max(m for _, m in samples)
+        out[name] = {"wall_s": wall, "peak_rss_mib": peak, "walls": [w for w, _ in samples]}
+        rows.append([name, f"{wall:.2f}", f"{peak:.0f}", f"{wall / plain_wall:.2f}x"])
+    print_table(["jfk.flac (11 s), whole process, median", "wall s", "peak RSS MiB", "vs plain"], rows)
+    return out
 
 
 def print_table(headers: list[str], rows: list[list[str]]) -> None:
@@ -373,6 +453,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--repeat", type=int, default=1, help="runs per configuration (median wall kept)")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the numbers to this JSON file")
+    parser.add_argument(
+        "--no-startup", dest="startup", action="store_false", help="skip the start-up line on jfk.flac"
+    )
     parser.add_argument("--child", choices=sorted(RUNS), help=argparse.SUPPRESS)
     parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -386,8 +469,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"python: {sys.executable}; repeat: {args.repeat}", flush=True)
     with tempfile.TemporaryDirectory(prefix="callintel-bench-") as tmp:
         inputs = build_inputs(Path(tmp))
-        results = {run: measure(run, inputs[layout], args.repeat) for run, (_, layout, _) in RUNS.items()}
+        results = {run: measure(run, inputs[layout], args.repeat) for run, (_, layout, _, _) in RUNS.items()}
     summary = report(results)
+    if args.startup:
+        summary["startup"] = startup(args.repeat)
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
         print(f"wrote {args.json}")

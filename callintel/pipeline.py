@@ -34,7 +34,7 @@ def load_understander(
     settings: Settings, directory: Path | None, device: str = "auto"
 ) -> Understander | None:
     """The trained understanding models, or None when the default ones are not trained yet."""
-    from callintel.training.build import default_directory, is_trained
+    from callintel.training.config import default_directory, is_trained
 
     if directory is None:
         directory = default_directory(settings.cache_dir)

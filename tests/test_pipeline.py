@@ -252,3 +252,28 @@ def test_call_understanding_evidence_falls_inside_cited_turns(settings, understa
     assert understanding.tags[0].key == "intent_grade"
     data = json.loads(result.to_json())
     assert set(data["understanding"]) >= {"scorecard", "attributes", "intent", "tags"}
+
+
+@pytest.mark.parametrize(
+    "name", ["stereo_diarization.wav", "jfk.flac", "zh_funasr_asr_example.wav", "pyannote_sample.wav"]
+)
+def test_batched_and_sequential_decoding_give_the_same_turn_structure(
+    pipeline, audio_dir: Path, name: str
+) -> None:
+    """The default (the call's speech windows decoded 8 at a time) and ``batch_size=0`` (one
+    window after another) must agree on who speaks when; the words may differ a little."""
+    batched = pipeline.analyze(audio_dir / name, AnalysisOptions(understand=False))
+    sequential = pipeline.analyze(
+        audio_dir / name, AnalysisOptions(transcription=TranscriptionOptions(batch_size=0), understand=False)
+    )
+    assert batched.options.transcription.batch_size == 8
+    assert sequential.options.transcription.batch_size == 0
+    assert batched.channel_layout == sequential.channel_layout
+    assert {s.speaker: s.role for s in batched.roles.speakers} == {
+        s.speaker: s.role for s in sequential.roles.speakers
+    }
+    assert [t.speaker for t in batched.turns] == [t.speaker for t in sequential.turns]
+    for one, other in zip(batched.turns, sequential.turns, strict=True):
+        assert abs(one.start - other.start) < 1.0 and abs(one.end - other.end) < 1.0
+    words = " ".join(t.text for t in sequential.turns)
+    assert cer(words, " ".join(t.text for t in batched.turns)) < 0.15

@@ -50,6 +50,12 @@ def analyze(
     device: DeviceOption = Device.auto,
     compute_type: ComputeTypeOption = "auto",
     beam_size: BeamSizeOption = 5,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            help="Whisper windows of the call decoded together (faster-whisper batched); 0: sequential."
+        ),
+    ] = 8,
     domain_hotwords: Annotated[
         bool,
         typer.Option(help="Prime Whisper with car brand names (off: it hurts the base model, see README)."),
@@ -72,7 +78,7 @@ def analyze(
     settings = Settings.from_env()
     try:
         options = AnalysisOptions(
-            transcription=TranscriptionOptions(language=language, beam_size=beam_size),
+            transcription=TranscriptionOptions(language=language, beam_size=beam_size, batch_size=batch_size),
             speakers=SpeakerOptions(
                 channels=channels.value,
                 agent_channel=agent_channel,

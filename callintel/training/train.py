@@ -11,7 +11,6 @@ import logging
 import math
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -28,6 +27,7 @@ from transformers import (
 )
 
 from callintel.domain import GRADES, VIOLATIONS
+from callintel.training.config import TrainConfig
 from callintel.understand.inference import batches, collate
 from callintel.understand.tasks import BIO_LABELS, MAX_LENGTH, SCRIPT_LABELS, SENTIMENT_LABELS, Task
 
@@ -40,32 +40,6 @@ StepHook = Callable[[int, int, float], None]
 
 def _no_hook(step: int, total: int, loss: float) -> None:
     return None
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How to train one task. Recorded in the model card."""
-
-    epochs: float = 3.0
-    batch_size: int = 32
-    learning_rate: float = 5e-4
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    seed: int = 0
-    # 2 layers of 128: on 800 training dialogues it reached held-out checkpoint macro-F1
-    # 0.82 where 4 layers (128 or 192 wide) reached 0.64 or less in the same steps, at
-    # half the time per step; the 15-minute CPU budget decides.
-    hidden_size: int = 128
-    num_layers: int = 2
-    num_heads: int = 4
-    intermediate_size: int = 512
-    dropout: float = 0.1
-    # BERT's default 0.02 leaves a small model trained from scratch stuck predicting the
-    # label priors (measured: it could not overfit 150 examples); 0.1 trains.
-    initializer_range: float = 0.1
-    base_model: str | None = None
-    max_examples: int | None = None
-    oversample_rare: int = 1
 
 
 def labels_of(task: Task) -> tuple[str, ...]:

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 from callintel.training.build import BuildConfig, build, corpus, evaluate, is_trained, write_model_cards
+from callintel.training.config import TrainConfig
 from callintel.training.corpus import generate
 from callintel.training.scores import expected_calibration_error, grade_scores
-from callintel.training.train import TrainConfig, fit_temperature
+from callintel.training.train import fit_temperature
 from callintel.understand.classifiers import CallTurn, Understander, make_tags
 from callintel.understand.extract import read_mentions
 from callintel.understand.intent import combine_with_timeline, fit_reliability
