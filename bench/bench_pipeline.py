@@ -265,7 +265,7 @@ def run_child(run: str, audio_path: Path) -> dict[str, Any]:
 def measure(run: str, audio_path: Path, repeat: int) -> RunResult:
     samples = []
     for i in range(repeat):
-        print(f"  run {run} ({RUNS[run][2]}) {i + 1}/{repeat} ...", flush=True)
+        print(f"  run {run} ({RUNS[run][3]}) {i + 1}/{repeat} ...", flush=True)
         samples.append(run_child(run, audio_path))
     walls = [s["wall_s"] for s in samples]
     median_wall = statistics.median(walls)
