@@ -260,9 +260,11 @@ def test_call_understanding_evidence_falls_inside_cited_turns(settings, understa
 def test_batched_and_sequential_decoding_give_the_same_turn_structure(
     pipeline, audio_dir: Path, name: str
 ) -> None:
-    """The default (the call's speech windows decoded 8 at a time) and ``batch_size=0`` (one
-    window after another) must agree on who speaks when; the words may differ a little."""
-    batched = pipeline.analyze(audio_dir / name, AnalysisOptions(understand=False))
+    """The call's speech windows decoded 8 at a time and one after another (``batch_size=0``,
+    the default) must agree on who speaks when; the words may differ a little."""
+    batched = pipeline.analyze(
+        audio_dir / name, AnalysisOptions(transcription=TranscriptionOptions(batch_size=8), understand=False)
+    )
     sequential = pipeline.analyze(
         audio_dir / name, AnalysisOptions(transcription=TranscriptionOptions(batch_size=0), understand=False)
     )
