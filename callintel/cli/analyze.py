@@ -53,7 +53,7 @@ def analyze(
     batch_size: Annotated[
         int,
         typer.Option(
-            help="Whisper windows of the call decoded together (faster-whisper batched, e.g. 8); 0: sequential."
+            help="Whisper windows decoded together (faster-whisper batched, e.g. 8); 0: sequential."
         ),
     ] = 0,
     domain_hotwords: Annotated[
