@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from callintel.result import AnalysisResult
     from callintel.training.build import EvalReport
     from callintel.training.call_eval import CallEvalReport
+    from callintel.training.scores import LabelScore
     from callintel.understand.metrics import ConversationMetrics
     from callintel.understand.types import Understanding
 
@@ -195,20 +196,32 @@ def print_call_evaluation(report: CallEvalReport) -> None:
     console.print(summary)
 
 
+def _label_table(title: str, first: str, scores: Sequence[LabelScore]) -> Table:
+    """Precision, recall, F1 and support of each label, one row each."""
+    table = Table(title=title)
+    for column in (first, "precision", "recall", "F1", "support"):
+        table.add_column(column)
+    for s in scores:
+        table.add_row(s.label, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.support))
+    return table
+
+
 def print_evaluation(report: EvalReport) -> None:
     """The per-turn scores of each model on a generated split (the model card's figures)."""
-    table = Table(title=f"Script labels ({report.dialogues} dialogues)")
-    for column in ("label", "precision", "recall", "F1", "support"):
-        table.add_column(column)
-    for s in report.checkpoints + report.violations_model:
-        table.add_row(s.label, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.support))
-    console.print(table)
-    scored = Table(title="Violations as the scorecards decide (classifier at threshold, or lexicon cue)")
-    for column in ("violation", "precision", "recall", "F1", "support"):
-        scored.add_column(column)
-    for s in report.violations:
-        scored.add_row(s.label, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.support))
-    console.print(scored)
+    console.print(
+        _label_table(
+            f"Script labels ({report.dialogues} dialogues)",
+            "label",
+            report.checkpoints + report.violations_model,
+        )
+    )
+    console.print(
+        _label_table(
+            "Violations as the scorecards decide (classifier at threshold, or lexicon cue)",
+            "violation",
+            report.violations,
+        )
+    )
     console.print(
         f"checkpoint macro-F1 {report.checkpoint_macro_f1:.3f}   violation recall "
         f"{report.violation_recall:.3f} (classifier alone at 0.5: {report.violation_recall_model:.3f})"
@@ -235,12 +248,13 @@ def print_evaluation(report: EvalReport) -> None:
     if sentiment is None:
         console.print("sentiment: no sentiment model in this directory (trained before it existed)")
         return
-    table = Table(title="Customer sentiment per turn (stance towards buying, the corpus's intent_signal)")
-    for column in ("label", "precision", "recall", "F1", "support"):
-        table.add_column(column)
-    for s in sentiment.labels:
-        table.add_row(s.label, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.support))
-    console.print(table)
+    console.print(
+        _label_table(
+            "Customer sentiment per turn (stance towards buying, the corpus's intent_signal)",
+            "label",
+            sentiment.labels,
+        )
+    )
     console.print(
         f"sentiment accuracy {sentiment.accuracy:.3f}   macro-F1 {sentiment.macro_f1:.3f}   "
         f"ECE {sentiment.ece:.3f}"
