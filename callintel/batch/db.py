@@ -246,7 +246,7 @@ def reanalyze_calls(
     tag_policy = load_policy(models_dir)
     clock = dt.datetime.now()
     for start in range(0, len(call_ids), max(1, group)):
-        work: list[tuple[str, AnalysisResult, str, dt.date | None, Any]] = []
+        work: list[tuple[str, AnalysisResult, str, dt.date | None]] = []
         with db.session() as session:
             for call_id in call_ids[start : start + group]:
                 call = session.get(Call, call_id)
@@ -265,15 +265,13 @@ def reanalyze_calls(
                 if _fingerprint_of(analysis) == reanalysis_fingerprint(understander, call.scenario):
                     _settle(summary, on_outcome, Outcome(item, "skipped"))
                     continue
-                stored = AnalysisResult.from_json(
-                    json.dumps({k: v for k, v in analysis.result.items() if k != "redaction"})
-                )
+                stored = AnalysisResult.from_dict(analysis.result)
                 date = call.recorded_at.date() if call.recorded_at else None
-                work.append((call_id, stored, call.scenario, date, analysis.result.get("redaction")))
+                work.append((call_id, stored, call.scenario, date))
         if not work:
             continue
-        results = reunderstand(understander, [(r, s, d) for _, r, s, d, _ in work])
-        for (call_id, _, _, _, redaction), result in zip(work, results, strict=True):
+        results = reunderstand(understander, [(r, s, d) for _, r, s, d in work])
+        for (call_id, stored, _, _), result in zip(work, results, strict=True):
             item = BatchItem(Path(call_id), AnalysisOptions(), {"call_id": call_id})
             with db.session() as session:
                 call = session.get(Call, call_id)
@@ -283,8 +281,8 @@ def reanalyze_calls(
                 dealer_row = session.get(Dealer, call.dealer_id)
                 settings = DealerSettings.of(dealer_row.settings if dealer_row else None)
                 redacted, _ = redact_result(result, settings.redaction)
-                if redaction is not None:  # where the audio had personal data: the stored spans
-                    redacted = AnalysisResult.from_dict({**redacted.to_dict(), "redaction": redaction})
+                if stored.redaction is not None:  # where the audio had personal data: the stored spans
+                    redacted = replace(redacted, redaction=stored.redaction)
                 store_result(session, call, redacted, settings.tag_policy(tag_policy))
             record = {"path": call_id, "status": "done", "result": redacted.to_dict()}
             _settle(summary, on_outcome, Outcome(item, "done", 0.0, record=record))
