@@ -29,10 +29,7 @@ from callintel.settings import Settings
 from callintel.store import jobs
 from callintel.store.blobs import BlobStore, Staged
 from callintel.store.db import Database
-from callintel.store.models import (
-    Call,
-    Dealer,
-)
+from callintel.store.models import Call, Dealer
 from callintel.store.policy import DealerSettings
 from callintel.store.recordings import drop_if_unused, recording_for
 from callintel.store.redact import RedactedSpan, mute_file
