@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOpti
 from callintel.registry import ModelRegistry
 from callintel.result import AnalysisResult
 from callintel.settings import Settings
-from callintel.speakers.diarize import Diarizer, speech_regions
+from callintel.speakers.diarize import Diarization, Diarizer, speech_regions
 from callintel.speakers.roles import RoleAssigner, SpeakerText
 from callintel.transcribe.whisper import WINDOW_SECONDS, Transcriber
 from callintel.transcript import ChannelLayout, ModelInfo, RemovedText, RoleDecision, SourceInfo, Turn, Word
@@ -302,24 +303,35 @@ class Pipeline:
         asr_options, language, language_probability = self._language_and_hotwords(mono, layout, options)
         timings["language"] = time.perf_counter() - clock
 
-        clock = time.perf_counter()
-        words, removed, detected = self._transcribe(
-            audio, mono, layout, asr_options, progress, prepared.speech
-        )
-        if language is None:
-            language, language_probability = detected
-        timings["transcribe"] = time.perf_counter() - clock
-
-        models = [self.transcriber.info]
-        warnings: list[str] = []
-        if layout == "mono" and words:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="diarize") as background:
+            # A mono call is diarized while Whisper decodes it: both release the GIL.
+            diarizing = None
+            if layout == "mono":
+                diarizing = background.submit(
+                    self._diarize, mono, prepared.regions, asr_options, options.speakers
+                )
             clock = time.perf_counter()
-            regions = prepared.regions
-            if regions is None:
-                regions = tuple(speech_regions(mono, asr_options.min_silence_ms))
-            words = self._attribute_speakers(mono, words, regions, options.speakers, progress)
-            models.append(self.diarizer.info)
-            timings["speakers"] = time.perf_counter() - clock
+            words, removed, detected = self._transcribe(
+                audio, mono, layout, asr_options, progress, prepared.speech
+            )
+            if language is None:
+                language, language_probability = detected
+            timings["transcribe"] = time.perf_counter() - clock
+
+            models = [self.transcriber.info]
+            warnings: list[str] = []
+            if diarizing is not None and words:
+                clock = time.perf_counter()
+                progress("speakers", 0, 1)
+                diarization, timings["speakers"] = diarizing.result()
+                progress("speakers", 1, 1)
+                timings["speakers_wait"] = time.perf_counter() - clock
+                if diarization.speakers:
+                    words = [
+                        AttributedWord(a.word, diarization.speaker_of(a.word.start, a.word.end), None)
+                        for a in words
+                    ]
+                models.append(self.diarizer.info)
         if not words:
             warnings.append("no speech was recognised in the recording")
 
@@ -443,28 +455,34 @@ class Pipeline:
         progress: ProgressHook,
         speech: Speech | None = None,
     ) -> tuple[list[AttributedWord], list[RemovedText], tuple[str, float]]:
-        """Words of each channel (stereo: S1 left, S2 right; mono: all S1 for now)."""
+        """Words of each channel (stereo: S1 left, S2 right; mono: all S1 for now).
+
+        Batched, with the speech found ahead, both channels of a stereo call share the batches;
+        otherwise each channel is transcribed on its own."""
         channels = (0, 1) if layout == "stereo" else (None,)
         total = audio.duration * len(channels)
+        signals = [(channel, mono if channel is None else audio.samples[channel]) for channel in channels]
+        if asr_options.batch_size > 0 and speech is not None:
+            transcripts = self.transcriber.transcribe_channels(
+                signals,
+                [speech.get(channel, ()) for channel in channels],
+                asr_options,
+                progress=lambda done: progress("transcribe", min(done, total), total),
+            )
+        else:
+            transcripts = []
+            for index, (channel, samples) in enumerate(signals):
+
+                def hook(done: float, offset: float = index * audio.duration) -> None:
+                    progress("transcribe", min(offset + done, total), total)
+
+                transcripts.append(
+                    self.transcriber.transcribe(samples, asr_options, channel=channel, progress=hook)
+                )
         words: list[AttributedWord] = []
         removed: list[RemovedText] = []
-        detected = ("", 0.0)
-        for index, channel in enumerate(channels):
-            samples = mono if channel is None else audio.samples[channel]
-            offset = index * audio.duration
-
-            def hook(done: float, offset: float = offset) -> None:
-                progress("transcribe", min(offset + done, total), total)
-
-            transcript = self.transcriber.transcribe(
-                samples,
-                asr_options,
-                channel=channel,
-                progress=hook,
-                speech=None if speech is None else speech.get(channel),
-            )
-            if index == 0:
-                detected = (transcript.language, transcript.language_probability)
+        detected = (transcripts[0].language, transcripts[0].language_probability)
+        for channel, transcript in zip(channels, transcripts, strict=True):
             removed.extend(transcript.removed)
             speaker = "S1" if channel is None else f"S{channel + 1}"
             words.extend(
@@ -472,21 +490,19 @@ class Pipeline:
             )
         return words, removed, detected
 
-    def _attribute_speakers(
+    def _diarize(
         self,
         mono: np.ndarray,
-        words: list[AttributedWord],
-        regions: Sequence[tuple[float, float]],
+        regions: Sequence[tuple[float, float]] | None,
+        asr_options: TranscriptionOptions,
         options: SpeakerOptions,
-        progress: ProgressHook,
-    ) -> list[AttributedWord]:
-        """Diarize a mono recording (its speech ``regions``) and give each word its speaker."""
-        progress("speakers", 0, 1)
-        diarization = self.diarizer.diarize(mono, regions, options)
-        progress("speakers", 1, 1)
-        if not diarization.speakers:
-            return words
-        return [AttributedWord(a.word, diarization.speaker_of(a.word.start, a.word.end), None) for a in words]
+    ) -> tuple[Diarization, float]:
+        """The speakers of a mono recording (in its speech ``regions``, found here when None), and
+        the seconds it took."""
+        clock = time.perf_counter()
+        if regions is None:
+            regions = tuple(speech_regions(mono, asr_options.min_silence_ms))
+        return self.diarizer.diarize(mono, regions, options), time.perf_counter() - clock
 
     def _decide_roles(
         self,

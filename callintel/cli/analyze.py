@@ -53,9 +53,9 @@ def analyze(
     batch_size: Annotated[
         int,
         typer.Option(
-            help="Whisper windows decoded together (faster-whisper batched, e.g. 8); 0: sequential."
+            help="Whisper windows decoded together (faster-whisper batched); 0: sequential."
         ),
-    ] = 0,
+    ] = 8,
     domain_hotwords: Annotated[
         bool,
         typer.Option(help="Prime Whisper with car brand names (off: it hurts the base model, see README)."),

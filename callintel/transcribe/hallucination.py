@@ -63,13 +63,15 @@ def remove_credits(words: Sequence[Word]) -> FilterResult:
 
 
 def collapse_repeats(
-    words: Sequence[Word], min_unit_chars: int = 4, max_short_repeats: int = 4
+    words: Sequence[Word], min_unit_chars: int = 4, max_short_repeats: int = 4, max_long_repeats: int = 2
 ) -> FilterResult:
-    """Remove the second and later copies of a phrase repeated back to back.
+    """Cut a phrase that Whisper loops on back to one copy.
 
-    A unit of at least ``min_unit_chars`` characters is kept once. A shorter unit
-    ("对", "好") is natural to repeat, so only runs longer than ``max_short_repeats``
-    copies are cut back to one.
+    People say a phrase twice ("okay, okay", "thank you, thank you", "没问题没问题"), so two
+    copies stay; a unit of at least ``min_unit_chars`` characters said more than
+    ``max_long_repeats`` times in a row is Whisper looping and is kept once. A shorter unit
+    ("对", "好") is natural to repeat more often, so only runs longer than
+    ``max_short_repeats`` copies are cut back to one.
     """
     keys = [comparison_key(w.word) for w in words]
     index = [i for i, key in enumerate(keys) if key]
@@ -87,7 +89,7 @@ def collapse_repeats(
             if copies < 2:
                 continue
             chars = sum(len(u) for u in unit)
-            if chars >= min_unit_chars or copies > max_short_repeats:
+            if copies > (max_long_repeats if chars >= min_unit_chars else max_short_repeats):
                 best = (length, copies)
                 break
         if best is None:

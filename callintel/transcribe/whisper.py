@@ -22,6 +22,7 @@ from callintel.transcript import ModelInfo, RemovedText, Word
 
 if TYPE_CHECKING:
     from faster_whisper import BatchedInferencePipeline, WhisperModel
+    from faster_whisper.transcribe import Segment as FasterWhisperSegment
 
 logger = logging.getLogger(__name__)
 
@@ -148,69 +149,196 @@ class Transcriber:
         ``speech``: with ``options.batch_size``, the channel's speech regions found ahead (e.g.
         by a batch's CPU workers, see ``pipeline.prepare``); None: VAD runs here.
         """
-        if options.batch_size > 0 and speech is not None and not speech:
-            return Transcript(options.language or "", 0.0, (), ())  # VAD found no speech
+        if options.batch_size > 0 and speech is not None:
+            return self.transcribe_channels([(channel, samples)], [speech], options, progress=progress)[0]
         if options.batch_size > 0:
-            windows = None if speech is None else speech_windows(speech)
+            # The batched pipeline cuts its own windows where VAD finds speech.
             segments, info = self.batched.transcribe(
                 samples,
-                language=options.language,
-                beam_size=options.beam_size,
-                # The batched pipeline decodes the windows given, or cuts its own where VAD
-                # finds speech.
-                vad_filter=windows is None,
+                vad_filter=True,
                 vad_parameters={"min_silence_duration_ms": options.min_silence_ms},
-                clip_timestamps=None if windows is None else [{"start": s, "end": e} for s, e in windows],
-                word_timestamps=True,
-                hotwords=options.hotwords,
-                initial_prompt=options.initial_prompt,
-                condition_on_previous_text=False,
-                batch_size=options.batch_size,
+                **self._batched_options(options),
             )
         else:
+            # VAD with faster-whisper's own parameters, as plain faster-whisper: cutting at
+            # shorter pauses splices more speech together and loses words at the joins.
             segments, info = self.model.transcribe(
                 samples,
                 language=options.language,
                 beam_size=options.beam_size,
                 vad_filter=options.vad_filter,
-                vad_parameters={"min_silence_duration_ms": options.min_silence_ms},
                 word_timestamps=True,
                 hotwords=options.hotwords,
                 initial_prompt=options.initial_prompt,
                 condition_on_previous_text=options.condition_on_previous_text,
             )
-        chinese = info.language in ("zh", "yue") and options.simplified_chinese
-        kept: list[Segment] = []
-        removed: list[RemovedText] = []
-        previous_key = ""
+        cleaner = _Cleaner(options, info.language, channel)
         for raw in segments:
             progress(float(raw.end))
-            words = tuple(
-                Word(
-                    word=to_simplified(w.word) if chinese else w.word,
-                    start=round(float(w.start), 3),
-                    end=round(float(w.end), 3),
-                    probability=round(float(w.probability), 4),
-                )
-                for w in (raw.words or ())
-            )
-            if not words and raw.text.strip():
-                text = to_simplified(raw.text) if chinese else raw.text
-                words = (Word(text, float(raw.start), float(raw.end), float(np.exp(raw.avg_logprob))),)
-            if options.filter_hallucinations:
-                words, dropped = _filter(words, channel, options.hotwords)
-                removed.extend(dropped)
-                key = "".join(w.word for w in words).strip()
-                if key and key == previous_key and len(key) >= 4:
-                    removed.append(_removed(words, channel, "repeated line"))
-                    continue
-                previous_key = key or previous_key
-            text = "".join(w.word for w in words).strip()
-            if not text:
-                continue
-            kept.append(Segment(words[0].start, words[-1].end, text, words))
+            cleaner.add(raw)
         progress(len(samples) / 16000)
-        return Transcript(info.language, float(info.language_probability), tuple(kept), tuple(removed))
+        return cleaner.transcript(float(info.language_probability))
+
+    def transcribe_channels(
+        self,
+        channels: Sequence[tuple[int | None, np.ndarray]],
+        speech: Sequence[Sequence[tuple[float, float]]],
+        options: TranscriptionOptions,
+        *,
+        progress: ProgressHook = _no_progress,
+    ) -> list[Transcript]:
+        """Transcribe the channels of one call in the same batches (``options.batch_size`` > 0).
+
+        Each channel's ``speech`` regions are cut into windows; the channels are laid one after
+        another on one timeline so that a batch takes windows of both parties of a stereo call
+        (fewer, fuller batches), and each window's text goes back to its channel and time.
+        ``progress`` gets the time done on that joined timeline.
+        """
+        if options.batch_size < 1:
+            raise ValueError("transcribe_channels decodes in batches: batch_size must be at least 1")
+        lengths = [len(samples) / 16000 for _, samples in channels]
+        offsets = [sum(lengths[:i]) for i in range(len(channels))]
+        windows = [
+            (start + offset, end + offset)
+            for offset, regions in zip(offsets, speech, strict=True)
+            for start, end in speech_windows(regions)
+        ]
+        cleaners = [_Cleaner(options, options.language or "", channel) for channel, _ in channels]
+        if not windows:  # VAD found no speech
+            return [c.transcript(0.0) for c in cleaners]
+        segments, info = self.batched.transcribe(
+            np.concatenate([samples for _, samples in channels]) if len(channels) > 1 else channels[0][1],
+            vad_filter=False,
+            clip_timestamps=[{"start": s, "end": e} for s, e in windows],
+            **self._batched_options(options),
+        )
+        joined = np.concatenate([samples for _, samples in channels]) if len(channels) > 1 else channels[0][1]
+
+        def decode(clips: list[tuple[float, float]], language: str | None, retry: bool) -> None:
+            segments, info = self.batched.transcribe(
+                joined,
+                vad_filter=False,
+                clip_timestamps=[{"start": s, "end": e} for s, e in clips],
+                **(self._batched_options(options) | {"language": language}),
+            )
+            for raw in segments:
+                if not retry:
+                    progress(float(raw.end))
+                elif not _confident(raw):
+                    continue
+                middle = (raw.start + raw.end) / 2  # a segment lies inside one window: one channel
+                index = max(i for i, offset in enumerate(offsets) if offset <= middle)
+                cleaners[index].language = info.language
+                cleaners[index].add(raw, offsets[index])
+            probability.append(float(info.language_probability))
+
+        probability: list[float] = []
+        decode(windows, options.language, retry=False)
+        language = cleaners[0].language if options.language is None else options.language
+        # Whisper sometimes skips an utterance inside a window (it ends its text early or jumps
+        # ahead); speech that VAD heard but no word covers is decoded again on its own.
+        missed = [
+            (start + offset, end + offset)
+            for offset, regions, cleaner in zip(offsets, speech, cleaners, strict=True)
+            for start, end in unheard(regions, [w for seg in cleaner.kept for w in seg.words])
+        ]
+        if missed:
+            logger.debug("decoding %d stretches of speech again that no word covered", len(missed))
+            decode(missed, language or None, retry=True)
+            for cleaner in cleaners:
+                cleaner.kept.sort(key=lambda seg: seg.start)
+        progress(sum(lengths))
+        return [c.transcript(probability[0]) for c in cleaners]
+
+    @staticmethod
+    def _batched_options(options: TranscriptionOptions) -> dict[str, object]:
+        return {
+            "language": options.language,
+            "beam_size": options.beam_size,
+            "word_timestamps": True,
+            "hotwords": options.hotwords,
+            "initial_prompt": options.initial_prompt,
+            # Each window is decoded without the text before it: windows of a batch run together.
+            "condition_on_previous_text": False,
+            "batch_size": options.batch_size,
+        }
+
+
+MIN_UNHEARD_SECONDS = 1.5
+"""Speech this long (inside VAD's regions) without a word is taken for an utterance Whisper
+skipped."""
+
+
+def unheard(
+    regions: Sequence[tuple[float, float]], words: Sequence[Word], min_seconds: float = MIN_UNHEARD_SECONDS
+) -> list[tuple[float, float]]:
+    """The stretches of the speech ``regions`` at least ``min_seconds`` long that no word covers."""
+    spans = sorted((w.start, w.end) for w in words)
+    gaps: list[tuple[float, float]] = []
+    for start, end in regions:
+        cursor = start
+        for word_start, word_end in spans:
+            if word_end <= cursor or word_start >= end:
+                continue
+            if word_start - cursor >= min_seconds:
+                gaps.append((cursor, word_start))
+            cursor = max(cursor, word_end)
+        if end - cursor >= min_seconds:
+            gaps.append((cursor, end))
+    return gaps
+
+
+def _confident(raw: FasterWhisperSegment) -> bool:
+    """faster-whisper's own thresholds for a decoding it keeps (text, not noise or a loop)."""
+    return raw.avg_logprob > -1.0 and raw.no_speech_prob < 0.6 and raw.compression_ratio < 2.4
+
+
+class _Cleaner:
+    """Whisper's segments of one channel, made into words (Simplified Chinese where asked) and
+    cleaned of hallucinations, keeping what was removed."""
+
+    def __init__(self, options: TranscriptionOptions, language: str, channel: int | None) -> None:
+        self.options = options
+        self.language = language
+        self.channel = channel
+        self.kept: list[Segment] = []
+        self.removed: list[RemovedText] = []
+        self._previous_key = ""
+        self._copies = 0
+
+    def add(self, raw: FasterWhisperSegment, offset: float = 0.0) -> None:
+        """One segment of faster-whisper's, its times ``offset`` seconds late."""
+        options = self.options
+        chinese = self.language in ("zh", "yue") and options.simplified_chinese
+        words = tuple(
+            Word(
+                word=to_simplified(w.word) if chinese else w.word,
+                start=round(float(w.start) - offset, 3),
+                end=round(float(w.end) - offset, 3),
+                probability=round(float(w.probability), 4),
+            )
+            for w in (raw.words or ())
+        )
+        if not words and raw.text.strip():
+            text = to_simplified(raw.text) if chinese else raw.text
+            start, end = round(float(raw.start) - offset, 3), round(float(raw.end) - offset, 3)
+            words = (Word(text, start, end, float(np.exp(raw.avg_logprob))),)
+        if options.filter_hallucinations:
+            words, dropped = _filter(words, self.channel, options.hotwords)
+            self.removed.extend(dropped)
+            key = "".join(w.word for w in words).strip()
+            self._copies = self._copies + 1 if key and key == self._previous_key else 1
+            # A line said twice is speech ("Okay." "Okay."); a third copy is Whisper looping.
+            if len(key) >= 4 and self._copies > 2:
+                self.removed.append(_removed(words, self.channel, "repeated line"))
+                return
+            self._previous_key = key or self._previous_key
+        text = "".join(w.word for w in words).strip()
+        if text:
+            self.kept.append(Segment(words[0].start, words[-1].end, text, words))
+
+    def transcript(self, language_probability: float) -> Transcript:
+        return Transcript(self.language, language_probability, tuple(self.kept), tuple(self.removed))
 
 
 def _filter(

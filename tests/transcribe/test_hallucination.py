@@ -53,3 +53,11 @@ def test_removes_hotword_echo_but_not_a_single_brand() -> None:
     assert text(echoed.words) == "想看看"
     spoken = words("我", "在", "比较", "领克", "和", "比亚迪")
     assert remove_prompt_echo(spoken, prompt).words == tuple(spoken)
+
+
+def test_keeps_a_phrase_said_twice_and_cuts_a_loop() -> None:
+    # People repeat themselves once ("okay, okay", "thank you, thank you"); Whisper loops on.
+    for tokens in ((" Okay,", " okay."), (" Thank", " you,", " thank", " you."), ("没问题", "没问题")):
+        assert collapse_repeats(words(*tokens)).words == tuple(words(*tokens))
+    looped = collapse_repeats(words(" Thank", " you.", " Thank", " you.", " Thank", " you."))
+    assert text(looped.words) == " Thank you." and looped.reasons == ("repeated phrase",)
