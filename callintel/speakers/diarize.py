@@ -5,6 +5,10 @@ package, so it works offline), computed on 1.6 s windows sliding over the speech
 Silero VAD (faster-whisper's copy). Windows are clustered into speakers; every 0.1 s tick
 of the recording then gets each speaker's score from the windows that cover it, and a
 word goes to the speaker with the most score over its span.
+
+The mel spectrogram (librosa's, as Resemblyzer computes it) and the spectral clustering
+(scikit-learn's) are computed here with numpy and SciPy, bit for bit the same: importing librosa
+and scikit-learn cost a one-call process about 3 s and 250 MiB (issue 16).
 """
 
 from __future__ import annotations
@@ -133,12 +137,11 @@ class Diarizer:
 
     def _embed(self, samples: np.ndarray, speech_mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
         import torch
-        from resemblyzer.audio import wav_to_mel_spectrogram
 
         speech = samples[np.repeat(speech_mask, int(TICK * SAMPLE_RATE))[: len(samples)]]
         rms = float(np.sqrt(np.mean(speech**2))) if speech.size else 0.0
         gain = 10 ** (_TARGET_DBFS / 20) / rms if rms > 0 else 1.0
-        mel = wav_to_mel_spectrogram((samples * gain).astype(np.float32))
+        mel = mel_spectrogram((samples * gain).astype(np.float32))
         needed = int(starts.max()) + _FRAMES_PER_WINDOW if starts.size else 0
         if mel.shape[0] < needed:
             mel = np.pad(mel, ((0, needed - mel.shape[0]), (0, 0)))
@@ -150,6 +153,59 @@ class Diarizer:
                 batch = torch.from_numpy(windows[i : i + self.batch_size]).to(device)
                 out.append(self.encoder(batch).float().cpu().numpy())
         return np.concatenate(out)
+
+
+_N_FFT = 400  # Resemblyzer's 25 ms window
+_N_MELS = 40
+_STFT_BLOCK = 4096  # frames transformed at a time (librosa does it in blocks too)
+
+
+def mel_spectrogram(wav: np.ndarray) -> np.ndarray:
+    """Resemblyzer's ``wav_to_mel_spectrogram``, shape (frames, 40), computed as librosa's
+    ``melspectrogram`` computes it, operation for operation, with numpy alone.
+
+    Resemblyzer calls librosa, whose first use imports numba and scipy.signal: about 2.5 s and
+    170 MiB for one call's speaker stage. The result is bit-identical (tests/speakers): the power
+    spectrogram is column-major like librosa's, as einsum sums a row-major one in another order.
+    """
+    y = np.pad(wav, _N_FFT // 2)  # centred frames, zero padding (librosa's default)
+    frames = np.lib.stride_tricks.sliding_window_view(y, _N_FFT)[::_HOP].T  # (n_fft, n_frames)
+    power = np.empty((_N_FFT // 2 + 1, frames.shape[1]), dtype=np.float32, order="F")
+    window = _hann()[:, None]
+    for start in range(0, frames.shape[1], _STFT_BLOCK):
+        block = np.fft.rfft(window * frames[:, start : start + _STFT_BLOCK], axis=0)
+        power[:, start : start + _STFT_BLOCK] = np.abs(block.astype(np.complex64)) ** 2.0
+    mel: np.ndarray = np.einsum("...ft,mf->...mt", power, _mel_basis(), optimize=True)
+    return mel.astype(np.float32).T
+
+
+def _hann() -> np.ndarray:
+    """The periodic Hann window, as ``scipy.signal.get_window("hann", n_fft)`` computes it."""
+    fac = np.linspace(-np.pi, np.pi, _N_FFT + 1)
+    window = np.zeros(_N_FFT + 1)
+    for k, a in enumerate((0.5, 0.5)):
+        window += a * np.cos(k * fac)
+    return window[:-1]
+
+
+def _mel_basis() -> np.ndarray:
+    """librosa's ``filters.mel(sr=16000, n_fft=400, n_mels=40)``: Slaney's mel scale and area
+    normalisation."""
+    f_sp, min_log_hz, logstep = 200.0 / 3, 1000.0, np.log(6.4) / 27.0  # linear below 1 kHz, then log
+    min_log_mel = min_log_hz / f_sp
+    top = min_log_mel + np.log(SAMPLE_RATE / 2 / min_log_hz) / logstep  # 8 kHz in mels
+    mels = np.linspace(0.0, top, _N_MELS + 2)
+    mel_f = f_sp * mels  # back to Hz: the band edges
+    log_t = mels >= min_log_mel
+    mel_f[log_t] = min_log_hz * np.exp(logstep * (mels[log_t] - min_log_mel))
+    fftfreqs = np.fft.rfftfreq(n=_N_FFT, d=1.0 / SAMPLE_RATE)
+    fdiff = np.diff(mel_f)
+    ramps = np.subtract.outer(mel_f, fftfreqs)
+    weights = np.zeros((_N_MELS, _N_FFT // 2 + 1), dtype=np.float32)
+    for i in range(_N_MELS):
+        weights[i] = np.maximum(0, np.minimum(-ramps[i] / fdiff[i], ramps[i + 2] / fdiff[i + 1]))
+    weights *= (2.0 / (mel_f[2 : _N_MELS + 2] - mel_f[:_N_MELS]))[:, np.newaxis]
+    return weights
 
 
 def _mask(spans: Sequence[tuple[float, float]], n_ticks: int) -> np.ndarray:
@@ -194,17 +250,42 @@ def cluster(embeddings: np.ndarray, num_speakers: int | None, max_speakers: int)
     n = len(embeddings)
     if n == 1 or num_speakers == 1:
         return np.zeros(n, dtype=int)
-    from sklearn.cluster import SpectralClustering
-
     affinity = _affinity(embeddings)
     k = num_speakers or estimate_speakers(affinity, max_speakers)
     k = min(k, n)
     if k == 1:
         return np.zeros(n, dtype=int)
-    model = SpectralClustering(
-        n_clusters=k, affinity="precomputed", random_state=0, assign_labels="cluster_qr"
-    )
-    return _refine(embeddings, model.fit_predict(affinity), k)
+    return _refine(embeddings, spectral_clustering(affinity, k), k)
+
+
+def spectral_clustering(affinity: np.ndarray, k: int) -> np.ndarray:
+    """Labels of ``k`` clusters of a symmetric affinity matrix: the spectral embedding of its
+    normalised Laplacian (ARPACK), assigned by QR with column pivoting (Damle et al., 2019).
+
+    scikit-learn's ``SpectralClustering(affinity="precomputed", assign_labels="cluster_qr",
+    random_state=0).fit_predict``, the same SciPy calls on the same arrays (tests/speakers
+    compares them), without importing scikit-learn: about 1 s and 85 MiB for one call.
+    """
+    from scipy.linalg import eigh, qr, svd
+    from scipy.sparse.csgraph import laplacian
+    from scipy.sparse.linalg import eigsh
+
+    adjacency = np.asarray(affinity, dtype=np.float64)
+    normalised, dd = laplacian(adjacency, normed=True, return_diag=True)
+    normalised.flat[:: len(normalised) + 1] = 1.0
+    v0 = np.random.RandomState(0).uniform(-1, 1, len(normalised))
+    try:
+        # Shift-invert about a small negative sigma: the eigenvalues nearest 0 (scikit-learn's).
+        _, vectors = eigsh(normalised, k=k, sigma=-1e-5, which="LM", tol=0, v0=v0)
+    except RuntimeError:  # ARPACK did not converge: all eigenvectors, densely
+        vectors = eigh(normalised, check_finite=False)[1][:, :k]
+    embedding = vectors.T[:k] / dd  # u = D^-1/2 x
+    # Deterministic signs: each vector's largest entry positive.
+    embedding *= np.sign(embedding[range(k), np.argmax(np.abs(embedding), axis=1)])[:, np.newaxis]
+    maps = embedding.T
+    _, _, pivots = qr(maps.T, pivoting=True)
+    ut, _, v = svd(maps[pivots[:k], :].T)
+    return np.abs(np.dot(maps, np.dot(ut, v.conj()))).argmax(axis=1)
 
 
 def _refine(embeddings: np.ndarray, labels: np.ndarray, k: int, steps: int = 10) -> np.ndarray:

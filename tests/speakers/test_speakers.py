@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 
 from callintel.audio.decode import load_audio
-from callintel.speakers.diarize import TICK, _tick_scores, cluster, estimate_speakers, speech_regions
+from callintel.speakers.diarize import (
+    TICK,
+    _affinity,
+    _tick_scores,
+    cluster,
+    estimate_speakers,
+    mel_spectrogram,
+    spectral_clustering,
+    speech_regions,
+)
 from tests.helpers import agreement, diarization_error_rate, energy_truth, read_rttm
 
 
@@ -34,10 +43,39 @@ def test_cluster_recovers_known_groups(sizes: list[int]) -> None:
 
 @pytest.mark.parametrize("sizes", [[60], [40, 40], [30, 30, 30]])
 def test_estimates_the_number_of_speakers(sizes: list[int]) -> None:
-    from callintel.speakers.diarize import _affinity
-
     x, _ = blobs(sizes, spread=0.08)
     assert estimate_speakers(_affinity(x), max_speakers=4) == len(sizes)
+
+
+def test_spectral_clustering_is_scikit_learns() -> None:
+    # Ours runs scikit-learn's algorithm without importing it (1 s and 85 MiB at start-up):
+    # the labels must be the same, not merely as good.
+    from sklearn.cluster import SpectralClustering
+
+    for seed in range(8):
+        for sizes in ([40, 40], [70, 15], [30, 30, 30], [4, 3], [12, 12, 12, 12]):
+            for spread in (0.05, 0.4):
+                x, _ = blobs(sizes, spread=spread, seed=seed)
+                affinity = _affinity(x.astype(np.float32))
+                for k in (2, 3, 4):
+                    expected = SpectralClustering(
+                        n_clusters=k, affinity="precomputed", random_state=0, assign_labels="cluster_qr"
+                    ).fit_predict(affinity)
+                    assert np.array_equal(spectral_clustering(affinity, k), expected), (seed, sizes, k)
+
+
+def test_mel_spectrogram_is_resemblyzers(audio_dir: Path) -> None:
+    # Ours computes Resemblyzer's (librosa's) mel spectrogram without librosa: bit for bit,
+    # so the speaker embeddings, and the speakers, are unchanged.
+    from resemblyzer.audio import wav_to_mel_spectrogram
+
+    speech = load_audio(audio_dir / "jfk.flac").mono()
+    rng = np.random.default_rng(0)
+    signals = [speech, speech * 3.7] + [rng.normal(size=n).astype(np.float32) for n in (0, 10, 401, 16123)]
+    for wav in signals:
+        expected = wav_to_mel_spectrogram(wav)
+        got = mel_spectrogram(wav)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected), len(wav)
 
 
 def test_tick_scores_follow_the_windows() -> None:
