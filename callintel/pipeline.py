@@ -315,6 +315,8 @@ class Pipeline:
         understanding and say so in ``warnings``.
         """
         registry = ModelRegistry(settings.models_dir, settings.cache_dir)
+        # An unavailable ASR model fails here, before anything loads in the background.
+        asr = registry.resolve(asr_model or registry.default_name("asr"), "asr")
         diarizer = Lazy(lambda: Diarizer.from_registry(registry, device=device), "speaker model")
         directory = understanding_directory(settings, understanding_dir)
         understander = None
@@ -322,9 +324,7 @@ class Pipeline:
             load = functools.partial(_load_understander, directory, settings.models_dir, device)
             understander = Lazy(load, "understanding models")
         _start_loading(diarizer, understander, preload)
-        transcriber = Transcriber.from_registry(
-            registry, asr_model, device=device, compute_type=compute_type, cpu_threads=cpu_threads
-        )
+        transcriber = Transcriber.load(asr, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
         return cls(
             transcriber,
             RoleAssigner.from_models_dir(settings.models_dir),
