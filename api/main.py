@@ -108,7 +108,8 @@ def _load_pipeline(settings: Settings) -> Callable[[], Analyzer]:
         from callintel.pipeline import Pipeline
         from callintel.service.worker import pipeline_analyzer
 
-        return pipeline_analyzer(Pipeline.from_settings(settings))
+        # The speaker and understanding models load in the background while the service starts.
+        return pipeline_analyzer(Pipeline.from_settings(settings, preload=("speakers", "understanding")))
 
     return load
 

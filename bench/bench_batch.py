@@ -547,6 +547,7 @@ def run_callintel_variants(
         understanding_dir=args.understanding_dir,
     )
     pipeline.diarizer  # noqa: B018 - loads the speaker model now, outside the timed part
+    pipeline.understander  # noqa: B018 - the same for the understanding models (they load lazily too)
     load = time.perf_counter() - clock
     machine["callintel_models"] = [pipeline.transcriber.info.version, pipeline.diarizer.info.version]
     if pipeline.understander is not None:

@@ -31,7 +31,10 @@ reported by the child itself) belongs to that run alone, model load included.
 
 Usage (from the repository root)::
 
-    python bench/bench_pipeline.py [--repeat N] [--json OUT]
+    python bench/bench_pipeline.py [--repeat N] [--json OUT] [--no-startup | --startup-only]
+
+The start-up line (``--startup-only`` measures it alone) times what a user waits for: the whole
+``callintel analyze`` process on the 11 s ``jfk.flac`` against a ten-line faster-whisper script.
 """
 
 from __future__ import annotations
@@ -143,6 +146,7 @@ def _child_callintel(audio_path: Path, layout: str, batch: int) -> dict[str, Any
     pipeline = Pipeline.from_settings(Settings.from_env(), compute_type=COMPUTE_TYPE, cpu_threads=CPU_THREADS)
     if layout == "mono":
         pipeline.diarizer  # noqa: B018 - loads the speaker model now, outside the timed part
+    pipeline.understander  # noqa: B018 - the same for the understanding models (they load lazily too)
     load = time.perf_counter() - clock
 
     clock, cpu = time.perf_counter(), own_cpu_seconds()
@@ -395,6 +399,8 @@ print("".join(s.text for s in segments))
 
 def _timed_process(command: list[str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of a whole process, by GNU time."""
+    env = dict(os.environ)  # this checkout's callintel, whatever the environment has installed
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
         clock = time.perf_counter()
         proc = subprocess.run(
@@ -402,6 +408,7 @@ def _timed_process(command: list[str]) -> tuple[float, float]:
             capture_output=True,
             text=True,
             cwd=REPO_ROOT,
+            env=env,
         )
         wall = time.perf_counter() - clock
         if proc.returncode != 0:
@@ -411,15 +418,25 @@ def _timed_process(command: list[str]) -> tuple[float, float]:
 
 def startup(repeat: int) -> dict[str, Any]:
     """The 11 s ``jfk.flac`` as a user runs it: a ten-line faster-whisper script against
-    ``callintel analyze`` (both whole processes: imports, model load, the call), median of runs."""
+    ``callintel analyze`` (both whole processes: imports, model load, the call), median of runs.
+
+    The two alternate, run by run, so that a change in the machine's load hits both alike.
+    ``python -m callintel`` runs this checkout's code (the ``callintel`` script may be another's).
+    """
     clip = AUDIO_DIR / "jfk.flac"
-    cli = Path(sys.executable).with_name("callintel")
     with tempfile.TemporaryDirectory(prefix="callintel-startup-") as tmp:
         runs = {
             "plain faster-whisper script": [sys.executable, "-c", PLAIN_SCRIPT, str(clip)],
-            "callintel analyze": [str(cli), "analyze", str(clip), "--json", str(Path(tmp) / "r.json")],
+            "callintel analyze": [
+                sys.executable,
+                *("-m", "callintel", "analyze", str(clip), "--json", str(Path(tmp) / "r.json")),
+            ],
         }
-        measured = {name: [_timed_process(cmd) for _ in range(max(3, repeat))] for name, cmd in runs.items()}
+        measured: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
+        for i in range(max(3, repeat)):
+            for name, command in runs.items():
+                print(f"  start-up: {name} {i + 1}/{max(3, repeat)} ...", flush=True)
+                measured[name].append(_timed_process(command))
     rows, out = [], {}
     plain_wall = statistics.median(w for w, _ in measured["plain faster-whisper script"])
     for name, samples in measured.items():
@@ -456,6 +473,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--no-startup", dest="startup", action="store_false", help="skip the start-up line on jfk.flac"
     )
+    parser.add_argument("--startup-only", action="store_true", help="measure only the start-up line")
     parser.add_argument("--child", choices=sorted(RUNS), help=argparse.SUPPRESS)
     parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -467,6 +485,12 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--repeat must be at least 1")
 
     print(f"python: {sys.executable}; repeat: {args.repeat}", flush=True)
+    if args.startup_only:
+        summary = {"startup": startup(args.repeat)}
+        if args.json:
+            args.json.write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
+            print(f"wrote {args.json}")
+        return
     with tempfile.TemporaryDirectory(prefix="callintel-bench-") as tmp:
         inputs = build_inputs(Path(tmp))
         results = {run: measure(run, inputs[layout], args.repeat) for run, (_, layout, _, _) in RUNS.items()}

@@ -759,6 +759,7 @@ def sync_latency(args: argparse.Namespace) -> int:
             _, key = create_key(session, "crm", ["bench"])
         clock = time.perf_counter()
         pipeline = Pipeline.from_settings(settings)
+        pipeline.understander  # noqa: B018 - loads the understanding models now (they load lazily)
         load_seconds = time.perf_counter() - clock
         concurrent = pipeline_analyzer(pipeline)
         lock = threading.Lock()

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast
 
 import numpy as np
 import yaml
@@ -25,16 +27,19 @@ from callintel.speakers.diarize import Diarization, Diarizer, speech_regions
 from callintel.speakers.roles import RoleAssigner, SpeakerText
 from callintel.transcribe.whisper import WINDOW_SECONDS, Transcriber
 from callintel.transcript import ChannelLayout, ModelInfo, RemovedText, RoleDecision, SourceInfo, Turn, Word
-from callintel.understand.classifiers import CallToUnderstand, CallTurn, Understander
 from callintel.understand.metrics import conversation_metrics
 from callintel.understand.scoring import Scorecard
-from callintel.understand.types import Understanding
+from callintel.understand.types import CallToUnderstand, CallTurn, Understanding
+
+if TYPE_CHECKING:
+    from callintel.understand.classifiers import Understander
+
+logger = logging.getLogger(__name__)
 
 
-def load_understander(
-    settings: Settings, directory: Path | None, device: str = "auto"
-) -> Understander | None:
-    """The trained understanding models, or None when the default ones are not trained yet."""
+def understanding_directory(settings: Settings, directory: Path | None) -> Path | None:
+    """``directory``, or the default understanding models' when they are trained (None, with a
+    warning, when they are not trained yet)."""
     from callintel.training.config import default_directory, is_trained
 
     if directory is None:
@@ -42,10 +47,82 @@ def load_understander(
         if not is_trained(directory):
             logger.warning("understanding models not found in %s: run `callintel train`", directory)
             return None
-    return Understander(directory, settings.models_dir, device=device)
+    return directory
 
 
-logger = logging.getLogger(__name__)
+def load_understander(
+    settings: Settings, directory: Path | None, device: str = "auto"
+) -> Understander | None:
+    """The trained understanding models, or None when the default ones are not trained yet."""
+    directory = understanding_directory(settings, directory)
+    return None if directory is None else _load_understander(directory, settings.models_dir, device)
+
+
+T = TypeVar("T")
+
+
+class Lazy(Generic[T]):
+    """A model loaded once, on first use: the first thread to ask loads it, the others wait.
+
+    :func:`load_in_background` loads it ahead instead, while the caller goes on (e.g. while
+    Whisper decodes); a use then waits for that load. A load that fails there is tried again,
+    and raises, where the model is used.
+    """
+
+    def __init__(self, load: Callable[[], T], name: str = "model") -> None:
+        self._load = load
+        self._name = name
+        self._value: T | None = None
+        self._loaded = False
+        self._lock = threading.Lock()
+
+    @classmethod
+    def ready(cls, value: T) -> Lazy[T]:
+        """A model already loaded."""
+        lazy = cls(lambda: value)
+        lazy._value, lazy._loaded = value, True
+        return lazy
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    def __call__(self) -> T:
+        return self.get()
+
+    def get(self) -> T:
+        with self._lock:
+            if not self._loaded:
+                self._value = self._load()
+                self._loaded = True
+            return cast(T, self._value)
+
+    def load_quietly(self) -> None:
+        """Load the model now, logging a failure instead of raising it (a use tries again)."""
+        try:
+            self.get()
+        except Exception:
+            logger.debug("loading the %s in the background failed", self._name, exc_info=True)
+
+
+def load_in_background(models: Sequence[Lazy[Any]]) -> None:
+    """Load ``models`` in a background thread, one after the other in this order: loading is
+    mostly Python imports, which hold the GIL, so loading them side by side would only finish
+    the first later."""
+    pending = [model for model in models if not model.loaded]
+
+    def load() -> None:
+        for model in pending:
+            model.load_quietly()
+
+    if pending:
+        threading.Thread(target=load, name="callintel-preload", daemon=True).start()
+
+
+LazyModel = Literal["speakers", "understanding"]
+"""The models a pipeline loads on first use: the speaker model (mono calls) and the
+understanding models."""
+
 
 ProgressHook = Callable[[str, float, float], None]
 """Called as ``hook(stage, done, total)``; for transcription, done/total are audio seconds."""
@@ -84,6 +161,16 @@ def resolve_layout(audio: Audio, requested: str) -> ChannelLayout:
             )
         return "stereo"
     return "stereo" if audio.channels == 2 and not audio.is_dual_mono() else "mono"
+
+
+def models_needed(audio: Audio, options: AnalysisOptions) -> frozenset[LazyModel]:
+    """The lazily loaded models that analysing ``audio`` with ``options`` will use."""
+    needed: set[LazyModel] = set()
+    if resolve_layout(audio, options.speakers.channels) == "mono":
+        needed.add("speakers")
+    if options.understand:
+        needed.add("understanding")
+    return frozenset(needed)
 
 
 def build_turns(words: Sequence[AttributedWord], max_gap: float) -> list[tuple[str, int | None, list[Word]]]:
@@ -198,14 +285,15 @@ class Pipeline:
         roles: RoleAssigner,
         hotwords: dict[str, str],
         diarizer: Diarizer | Callable[[], Diarizer],
-        understander: Understander | None = None,
+        understander: Understander | Callable[[], Understander] | None = None,
     ) -> None:
+        """``diarizer`` and ``understander`` are loaded models or functions that load them (a
+        :class:`Lazy` is one): those load on first use. ``understander`` None: no understanding."""
         self.transcriber = transcriber
         self.roles = roles
         self.hotwords = hotwords
-        self._diarizer = diarizer
-        self._loading = threading.Lock()
-        self.understander = understander
+        self._diarizer = _lazy(diarizer, "speaker model")
+        self._understander = None if understander is None else _lazy(understander, "understanding models")
 
     @classmethod
     def from_settings(
@@ -216,32 +304,54 @@ class Pipeline:
         compute_type: str = "auto",
         cpu_threads: int = 0,
         understanding_dir: Path | None = None,
+        preload: Collection[LazyModel] = (),
     ) -> Pipeline:
-        """Load the configured models. The speaker model loads on first mono recording.
+        """Load the ASR model. The speaker model loads on first mono recording, the
+        understanding models on first understanding; those named in ``preload`` (see
+        :func:`models_needed`) start loading in a background thread first, so that they load
+        while Whisper loads and decodes.
 
         The understanding models load from ``understanding_dir`` (by default the trained
         default models in the cache) when they are there; otherwise results carry no
         understanding and say so in ``warnings``.
         """
         registry = ModelRegistry(settings.models_dir, settings.cache_dir)
-        understander = load_understander(settings, understanding_dir, device)
-        transcriber = Transcriber.from_registry(
-            registry, asr_model, device=device, compute_type=compute_type, cpu_threads=cpu_threads
-        )
+        # An unavailable ASR model fails here, before anything loads in the background.
+        asr = registry.resolve(asr_model or registry.default_name("asr"), "asr")
+        diarizer = Lazy(lambda: Diarizer.from_registry(registry, device=device), "speaker model")
+        directory = understanding_directory(settings, understanding_dir)
+        understander = None
+        if directory is not None:
+            load = functools.partial(_load_understander, directory, settings.models_dir, device)
+            understander = Lazy(load, "understanding models")
+        _start_loading(diarizer, understander, preload)
+        transcriber = Transcriber.load(asr, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
         return cls(
             transcriber,
             RoleAssigner.from_models_dir(settings.models_dir),
             load_hotwords(settings.models_dir),
-            lambda: Diarizer.from_registry(registry, device=device),
+            diarizer,
             understander,
         )
 
     @property
     def diarizer(self) -> Diarizer:
-        with self._loading:  # two threads' first mono calls load it once
-            if not isinstance(self._diarizer, Diarizer):
-                self._diarizer = self._diarizer()
-            return self._diarizer
+        """The speaker model, loaded on first use (once, whichever threads ask)."""
+        return self._diarizer.get()
+
+    @property
+    def understander(self) -> Understander | None:
+        """The understanding models, loaded on first use; None when there are none."""
+        return None if self._understander is None else self._understander.get()
+
+    @understander.setter
+    def understander(self, understander: Understander | None) -> None:
+        self._understander = None if understander is None else Lazy.ready(understander)
+
+    def preload(self, models: Collection[LazyModel] = ("speakers", "understanding")) -> None:
+        """Start loading ``models`` in a background thread; each still loads once, and a use
+        waits for its load."""
+        _start_loading(self._diarizer, self._understander, models)
 
     def analyze(
         self,
@@ -396,7 +506,7 @@ class Pipeline:
         warnings = list(heard.warnings)
         if understanding is not None:
             timings["understand"] = understanding.timings.get("understand", 0.0)
-        elif heard.options.understand and heard.turns and self.understander is None:
+        elif heard.options.understand and heard.turns and self._understander is None:
             warnings.append("understanding models are not trained: run `callintel train`")
         clock = time.perf_counter()
         sentiment = understanding.sentiment if understanding is not None else ()
@@ -520,6 +630,32 @@ class Pipeline:
         speakers = [SpeakerText(s, " ".join(t), first[s], channel_of[s]) for s, t in texts.items()]
         agent = options.agent_channel if layout == "stereo" else None
         return self.roles.assign(speakers, agent_channel=agent, sales_speaker=options.sales_speaker)
+
+
+def _start_loading(
+    diarizer: Lazy[Diarizer], understander: Lazy[Understander] | None, models: Collection[LazyModel]
+) -> None:
+    """Preload the named models, the speaker model first: a call needs it first."""
+    chosen: list[Lazy[Any]] = []
+    if "speakers" in models:
+        chosen.append(diarizer)
+    if "understanding" in models and understander is not None:
+        chosen.append(understander)
+    load_in_background(chosen)
+
+
+def _lazy(model: T | Callable[[], T], name: str) -> Lazy[T]:
+    if isinstance(model, Lazy):
+        return model
+    if callable(model):
+        return Lazy(model, name)
+    return Lazy.ready(model)
+
+
+def _load_understander(directory: Path, models_dir: Path, device: str) -> Understander:
+    from callintel.understand.classifiers import Understander
+
+    return Understander(directory, models_dir, device=device)
 
 
 def _join(words: Sequence[Word]) -> str:

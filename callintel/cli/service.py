@@ -53,7 +53,7 @@ def worker(
     settings = Settings.from_env()
     db = Database(settings.database_url)
     stop = stop_on_signals()
-    analyze = pipeline_analyzer(Pipeline.from_settings(settings))
+    analyze = pipeline_analyzer(Pipeline.from_settings(settings, preload=("speakers", "understanding")))
     Worker(
         db,
         BlobStore(settings.audio_dir),

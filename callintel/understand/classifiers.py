@@ -15,13 +15,10 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
 from callintel.domain import CHECKPOINTS, SCENARIOS, VIOLATIONS, as_grade, one_of
 from callintel.errors import ModelNotFound
@@ -63,6 +60,8 @@ from callintel.understand.tasks import (
 from callintel.understand.types import (
     AttributeEvidence,
     AttributeValue,
+    CallToUnderstand,
+    CallTurn,
     IntentResult,
     ScorecardResult,
     Tag,
@@ -77,28 +76,6 @@ LIST_ATTRIBUTES = frozenset({"models_of_interest", "competitors", "usage", "conc
 """Attributes that collect every value mentioned; the others keep the latest mention."""
 
 
-@dataclass(frozen=True)
-class CallTurn:
-    """One turn of a call as the understanding stage needs it."""
-
-    role: str
-    text: str
-    start: float | None = None
-    end: float | None = None
-
-
-@dataclass(frozen=True)
-class CallToUnderstand:
-    """One call for :meth:`Understander.understand_many`: its turns in time order, its scenario,
-    the call's date (relative timelines count from it; None: today) and the scorecard to score
-    it with (None: the scenario's own)."""
-
-    turns: Sequence[CallTurn]
-    scenario: str
-    call_date: dt.date | None = None
-    scorecard: Scorecard | None = None
-
-
 _SCORER_CACHE = 32  # scorers kept per understander, by scorecard content
 
 
@@ -110,6 +87,14 @@ class Understander:
     """
 
     def __init__(self, directory: Path, models_dir: Path, device: str = "auto") -> None:
+        # torch and transformers take seconds to import: only an understander needs them.
+        import torch
+        from transformers import (
+            AutoModelForSequenceClassification,
+            AutoModelForTokenClassification,
+            AutoTokenizer,
+        )
+
         directory = Path(directory)
         missing = [t for t in REQUIRED_TASKS if not (directory / t / "config.json").is_file()]
         if missing:
@@ -195,13 +180,16 @@ class Understander:
             self._scorers[key] = scorer
         return scorer
 
-    @torch.inference_mode()
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Sentence embeddings from the script model (mean of its last hidden states)."""
-        with self._lock:
+        import torch
+
+        with self._lock, torch.inference_mode():
             return self._embed(texts)
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
         tokenizer = self.tokenizers["script"]
         rows = encode_script(tokenizer, [ScriptExample("", t) for t in texts])
         batch = collate(tokenizer, [{k: v for k, v in r.items() if k != "labels"} for r in rows], "script")

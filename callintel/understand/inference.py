@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from callintel.understand.tasks import Task
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -27,6 +28,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 def collate(tokenizer: PreTrainedTokenizerBase, rows: Sequence[dict[str, Any]], task: Task) -> dict[str, Any]:
     """Pad a batch of the model's inputs; token labels are padded with -100 (ignored by the loss)."""
+    import torch
+
     inputs = set(tokenizer.model_input_names)
     features = [{k: v for k, v in row.items() if k in inputs} for row in rows]
     batch = dict(tokenizer.pad(features, return_tensors="pt"))
@@ -53,7 +56,6 @@ def batches(rows: Sequence[dict[str, Any]], batch_size: int, rng: random.Random 
     return groups
 
 
-@torch.inference_mode()
 def predict_logits(
     task: Task,
     model: PreTrainedModel,
@@ -62,13 +64,18 @@ def predict_logits(
     batch_size: int = 64,
 ) -> list[np.ndarray]:
     """Logits per row, in the rows' order (token tasks: one array per row, unpadded)."""
+    import torch
+
     model.eval()
     device = next(model.parameters()).device
     out: list[np.ndarray | None] = [None] * len(rows)
-    for group in batches(rows, batch_size, None):
-        batch = collate(tokenizer, [{k: v for k, v in rows[i].items() if k != "labels"} for i in group], task)
-        batch = {k: v.to(device) for k, v in batch.items()}
-        logits = model(**batch).logits.float().cpu().numpy()
-        for j, i in enumerate(group):
-            out[i] = logits[j, : len(rows[i]["input_ids"])] if task == "attributes" else logits[j]
+    with torch.inference_mode():
+        for group in batches(rows, batch_size, None):
+            batch = collate(
+                tokenizer, [{k: v for k, v in rows[i].items() if k != "labels"} for i in group], task
+            )
+            batch = {k: v.to(device) for k, v in batch.items()}
+            logits = model(**batch).logits.float().cpu().numpy()
+            for j, i in enumerate(group):
+                out[i] = logits[j, : len(rows[i]["input_ids"])] if task == "attributes" else logits[j]
     return [x for x in out if x is not None]

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
-
-from transformers import PreTrainedTokenizerBase
+from typing import TYPE_CHECKING, Any, Literal
 
 from callintel.domain import ATTRIBUTES, CHECKPOINTS, GRADES, INTENT_SIGNALS, VIOLATIONS
 from callintel.text import to_simplified
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 Task = Literal["script", "attributes", "intent", "sentiment"]
 TASKS: tuple[Task, ...] = ("script", "attributes", "intent", "sentiment")

@@ -1,13 +1,41 @@
-"""Typed results of the understanding stage (no heavy imports: the result module uses them)."""
+"""Typed inputs and results of the understanding stage (no heavy imports: the pipeline and the
+result module use them)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NotRequired
+from typing import TYPE_CHECKING, Any, NotRequired
 
 from typing_extensions import TypedDict  # pydantic reads TypedDicts from here before Python 3.12
 
 from callintel.domain import Grade, Scenario, Violation
+
+if TYPE_CHECKING:
+    from callintel.understand.scoring import Scorecard
+
+
+@dataclass(frozen=True)
+class CallTurn:
+    """One turn of a call as the understanding stage needs it."""
+
+    role: str
+    text: str
+    start: float | None = None
+    end: float | None = None
+
+
+@dataclass(frozen=True)
+class CallToUnderstand:
+    """One call for :meth:`Understander.understand_many`: its turns in time order, its scenario,
+    the call's date (relative timelines count from it; None: today) and the scorecard to score
+    it with (None: the scenario's own)."""
+
+    turns: Sequence[CallTurn]
+    scenario: str
+    call_date: dt.date | None = None
+    scorecard: Scorecard | None = None
 
 
 @dataclass(frozen=True)
