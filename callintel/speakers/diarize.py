@@ -5,6 +5,11 @@ package, so it works offline), computed on 1.6 s windows sliding over the speech
 Silero VAD (faster-whisper's copy). Windows are clustered into speakers; every 0.1 s tick
 of the recording then gets each speaker's score from the windows that cover it, and a
 word goes to the speaker with the most score over its span.
+
+The mel spectrogram comes from transformers' audio utilities (not librosa's, whose first call
+compiles with numba) and the spectral clustering is scikit-learn's algorithm on SciPy's solvers
+(tests compare the labels with scikit-learn's): importing scikit-learn cost a one-call process
+about 150 MiB (issue 16).
 """
 
 from __future__ import annotations
@@ -133,12 +138,11 @@ class Diarizer:
 
     def _embed(self, samples: np.ndarray, speech_mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
         import torch
-        from resemblyzer.audio import wav_to_mel_spectrogram
 
         speech = samples[np.repeat(speech_mask, int(TICK * SAMPLE_RATE))[: len(samples)]]
         rms = float(np.sqrt(np.mean(speech**2))) if speech.size else 0.0
         gain = 10 ** (_TARGET_DBFS / 20) / rms if rms > 0 else 1.0
-        mel = wav_to_mel_spectrogram((samples * gain).astype(np.float32))
+        mel = mel_spectrogram((samples * gain).astype(np.float32))
         needed = int(starts.max()) + _FRAMES_PER_WINDOW if starts.size else 0
         if mel.shape[0] < needed:
             mel = np.pad(mel, ((0, needed - mel.shape[0]), (0, 0)))
@@ -150,6 +154,38 @@ class Diarizer:
                 batch = torch.from_numpy(windows[i : i + self.batch_size]).to(device)
                 out.append(self.encoder(batch).float().cpu().numpy())
         return np.concatenate(out)
+
+
+def mel_spectrogram(samples: np.ndarray) -> np.ndarray:
+    """Resemblyzer's input features, (frames, 40): the mel power spectrogram its
+    ``wav_to_mel_spectrogram`` computes with librosa (25 ms Hann windows every 10 ms, Slaney mel
+    scale), computed with transformers' numpy audio utilities instead. They agree with librosa to
+    1e-5 (tests/speakers) and need neither numba nor its JIT compile, which librosa's first call
+    costs a one-call process (seconds and about 170 MiB)."""
+    from transformers.audio_utils import mel_filter_bank, spectrogram, window_function
+
+    n_fft = int(SAMPLE_RATE * 0.025)
+    filters = mel_filter_bank(
+        num_frequency_bins=n_fft // 2 + 1,
+        num_mel_filters=40,
+        min_frequency=0.0,
+        max_frequency=SAMPLE_RATE / 2,
+        sampling_rate=SAMPLE_RATE,
+        norm="slaney",
+        mel_scale="slaney",
+    )
+    mel = spectrogram(
+        samples,
+        window_function(n_fft, "hann"),
+        frame_length=n_fft,
+        hop_length=SAMPLE_RATE // 100,
+        power=2.0,
+        center=True,
+        pad_mode="constant",
+        mel_filters=filters,
+        mel_floor=0.0,
+    )
+    return np.asarray(mel.T, dtype=np.float32)
 
 
 def _mask(spans: Sequence[tuple[float, float]], n_ticks: int) -> np.ndarray:
@@ -194,17 +230,42 @@ def cluster(embeddings: np.ndarray, num_speakers: int | None, max_speakers: int)
     n = len(embeddings)
     if n == 1 or num_speakers == 1:
         return np.zeros(n, dtype=int)
-    from sklearn.cluster import SpectralClustering
-
     affinity = _affinity(embeddings)
     k = num_speakers or estimate_speakers(affinity, max_speakers)
     k = min(k, n)
     if k == 1:
         return np.zeros(n, dtype=int)
-    model = SpectralClustering(
-        n_clusters=k, affinity="precomputed", random_state=0, assign_labels="cluster_qr"
-    )
-    return _refine(embeddings, model.fit_predict(affinity), k)
+    return _refine(embeddings, spectral_clustering(affinity, k), k)
+
+
+def spectral_clustering(affinity: np.ndarray, k: int) -> np.ndarray:
+    """Labels of ``k`` clusters of a symmetric affinity matrix: the spectral embedding of its
+    normalised Laplacian (ARPACK), assigned by QR with column pivoting (Damle et al., 2019).
+
+    scikit-learn's ``SpectralClustering(affinity="precomputed", assign_labels="cluster_qr",
+    random_state=0).fit_predict``, the same SciPy calls on the same arrays (tests/speakers
+    compares them), without importing scikit-learn: about 1 s and 85 MiB for one call.
+    """
+    from scipy.linalg import eigh, qr, svd
+    from scipy.sparse.csgraph import laplacian
+    from scipy.sparse.linalg import eigsh
+
+    adjacency = np.asarray(affinity, dtype=np.float64)
+    normalised, dd = laplacian(adjacency, normed=True, return_diag=True)
+    normalised.flat[:: len(normalised) + 1] = 1.0
+    v0 = np.random.RandomState(0).uniform(-1, 1, len(normalised))
+    try:
+        # Shift-invert about a small negative sigma: the eigenvalues nearest 0 (scikit-learn's).
+        _, vectors = eigsh(normalised, k=k, sigma=-1e-5, which="LM", tol=0, v0=v0)
+    except RuntimeError:  # ARPACK did not converge: all eigenvectors, densely
+        vectors = eigh(normalised, check_finite=False)[1][:, :k]
+    embedding = vectors.T[:k] / dd  # u = D^-1/2 x
+    # Deterministic signs: each vector's largest entry positive.
+    embedding *= np.sign(embedding[range(k), np.argmax(np.abs(embedding), axis=1)])[:, np.newaxis]
+    maps = embedding.T
+    _, _, pivots = qr(maps.T, pivoting=True)
+    ut, _, v = svd(maps[pivots[:k], :].T)
+    return np.abs(np.dot(maps, np.dot(ut, v.conj()))).argmax(axis=1)
 
 
 def _refine(embeddings: np.ndarray, labels: np.ndarray, k: int, steps: int = 10) -> np.ndarray:

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from callintel.audio.decode import load_audio
-from callintel.speakers.diarize import TICK, _tick_scores, cluster, estimate_speakers, speech_regions
+from callintel.speakers.diarize import (
+    TICK,
+    _affinity,
+    _tick_scores,
+    cluster,
+    estimate_speakers,
+    spectral_clustering,
+    speech_regions,
+)
 from tests.helpers import agreement, diarization_error_rate, energy_truth, read_rttm
 
 
@@ -75,3 +83,32 @@ def test_mono_mix_diarization_agrees_with_energy_truth(pipeline, repairs_parts) 
     assert judged.sum() > 1000  # over 100 s of clearly one-party speech
     score = agreement(truth[judged], labels[judged])
     assert score > 0.85, score
+
+
+def test_mel_spectrogram_is_resemblyzers() -> None:
+    from resemblyzer.audio import wav_to_mel_spectrogram
+
+    from callintel.speakers.diarize import mel_spectrogram
+
+    samples = np.random.default_rng(0).normal(0, 0.1, 16000 * 3).astype(np.float32)
+    expected = wav_to_mel_spectrogram(samples)
+    got = mel_spectrogram(samples)
+    assert got.shape == expected.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_spectral_clustering_is_scikit_learns() -> None:
+    # Ours runs scikit-learn's algorithm without importing it (1 s and 85 MiB at start-up):
+    # the labels must be the same, not merely as good.
+    from sklearn.cluster import SpectralClustering
+
+    for seed in range(8):
+        for sizes in ([40, 40], [70, 15], [30, 30, 30], [4, 3], [12, 12, 12, 12]):
+            for spread in (0.05, 0.4):
+                x, _ = blobs(sizes, spread=spread, seed=seed)
+                affinity = _affinity(x.astype(np.float32))
+                for k in (2, 3, 4):
+                    expected = SpectralClustering(
+                        n_clusters=k, affinity="precomputed", random_state=0, assign_labels="cluster_qr"
+                    ).fit_predict(affinity)
+                    assert np.array_equal(spectral_clustering(affinity, k), expected), (seed, sizes, k)
