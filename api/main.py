@@ -60,6 +60,7 @@ def create_app(
                     poll_seconds=1.0,
                     models_dir=settings.models_dir,
                     max_audio_seconds=settings.max_audio_seconds,
+                    batch=settings.worker_batch,
                 )
                 worker.name = f"{worker.name}:in-process-{i}"
                 thread = threading.Thread(target=worker.run, args=(stop, wake), daemon=True)

@@ -375,20 +375,25 @@ class Pipeline:
         return self.finish(heard, understanding)
 
     def analyze_many(
-        self, calls: Sequence[tuple[AudioSource, AnalysisOptions, Prepared]]
+        self,
+        calls: Sequence[tuple[AudioSource, AnalysisOptions, Prepared]],
+        scorecards: Sequence[Scorecard | None] | None = None,
     ) -> list[AnalysisResult | Exception]:
         """Analyse decoded recordings together: each is transcribed on its own (Whisper batches
-        inside a call), then the classifiers run once over all their turns. A call that fails
-        gives its exception in its place; the others go on."""
+        inside a call), then the classifiers run once over all their turns; ``scorecards`` (one
+        per call, None: the scenario's file) score them. A call that fails gives its exception in
+        its place; the others go on."""
+        cards = list(scorecards) if scorecards is not None else [None] * len(calls)
         heard: list[Heard | Exception] = []
         for source, options, prepared in calls:
             try:
                 heard.append(self.hear(source, options, prepared=prepared))
             except (CallintelError, ValueError, RuntimeError) as e:
                 heard.append(e)
-        ready = [h for h in heard if isinstance(h, Heard)]
+        ready = [(h, card) for h, card in zip(heard, cards, strict=True) if isinstance(h, Heard)]
         try:
-            understood = dict(zip(map(id, ready), self.understand_many(ready), strict=True))
+            done = self.understand_many([h for h, _ in ready], [card for _, card in ready])
+            understood = dict(zip((id(h) for h, _ in ready), done, strict=True))
         except (CallintelError, ValueError, RuntimeError) as e:
             return [h if isinstance(h, Exception) else e for h in heard]
         return [h if isinstance(h, Exception) else self.finish(h, understood[id(h)]) for h in heard]

@@ -35,7 +35,8 @@ class Settings:
     Variables: CALLINTEL_MODELS_DIR, CALLINTEL_CACHE_DIR, CALLINTEL_MAX_AUDIO_SECONDS,
     CALLINTEL_DATA_DIR (stored audio, the default SQLite database), CALLINTEL_DATABASE_URL
     (SQLAlchemy URL; default SQLite in the data dir), CALLINTEL_MAX_UPLOAD_BYTES,
-    CALLINTEL_SYNC_MAX_SECONDS (longest recording ``POST /v1/calls:analyze`` takes).
+    CALLINTEL_SYNC_MAX_SECONDS (longest recording ``POST /v1/calls:analyze`` takes),
+    CALLINTEL_WORKER_BATCH (queued calls a worker claims and analyses together, 1 to 64).
     """
 
     models_dir: Path = field(default_factory=_default_models_dir)
@@ -45,8 +46,11 @@ class Settings:
     database_url: str = ""
     max_upload_bytes: int = 512 * 1024 * 1024
     sync_max_seconds: float = 120.0
+    worker_batch: int = 1
 
     def __post_init__(self) -> None:
+        if not 1 <= self.worker_batch <= 64:
+            raise ValueError(f"worker_batch must be 1 to 64, not {self.worker_batch}")
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'callintel.db'}")
 
@@ -67,4 +71,5 @@ class Settings:
             database_url=env("CALLINTEL_DATABASE_URL", ""),
             max_upload_bytes=int(env("CALLINTEL_MAX_UPLOAD_BYTES", defaults.max_upload_bytes)),
             sync_max_seconds=float(env("CALLINTEL_SYNC_MAX_SECONDS", defaults.sync_max_seconds)),
+            worker_batch=int(env("CALLINTEL_WORKER_BATCH", defaults.worker_batch)),
         )

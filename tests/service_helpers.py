@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -143,19 +143,43 @@ def tags_of(dicts: list[dict[str, Any]]) -> tuple[Tag, ...]:
 
 
 class FakeAnalyzer:
-    """Stands in for the pipeline: records what it was asked, answers :func:`fake_result`."""
+    """Stands in for the pipeline: records what it was asked, answers :func:`fake_result`.
+
+    A batch analyzer too (``analyze_many``, as the pipeline's): ``batches`` records the size of
+    each batch; ``fail_when`` gives the error of one call (by its options) in its place, and
+    ``batch_fails_with`` raises for a whole batch."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[Path, AnalysisOptions]] = []
         self.scorecards: list[Any] = []
         self.fail_with: BaseException | None = None
+        self.fail_when: Callable[[AnalysisOptions], Exception | None] = lambda _: None
+        self.batches: list[int] = []
+        self.batch_fails_with: Exception | None = None
 
     def __call__(self, path: Path, options: AnalysisOptions, scorecard: Any = None) -> AnalysisResult:
         self.calls.append((path, options))
         self.scorecards.append(scorecard)
         if self.fail_with is not None:
             raise self.fail_with
+        error = self.fail_when(options)
+        if error is not None:
+            raise error
         return fake_result(options)
+
+    def analyze_many(
+        self, calls: Sequence[tuple[Path, AnalysisOptions, Any]]
+    ) -> list[AnalysisResult | Exception]:
+        self.batches.append(len(calls))
+        if self.batch_fails_with is not None:
+            raise self.batch_fails_with
+        out: list[AnalysisResult | Exception] = []
+        for path, options, scorecard in calls:
+            try:
+                out.append(self(path, options, scorecard))
+            except Exception as e:
+                out.append(e)
+        return out
 
 
 def scorecard(passed: dict[str, bool | None], violations: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -21,6 +22,15 @@ def serve(
     deliveries: Annotated[
         bool, typer.Option(help="Send webhooks from this process (off: run `callintel deliveries run`).")
     ] = True,
+    worker_batch: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Queued calls an in-process worker claims and analyses together "
+            "[default: CALLINTEL_WORKER_BATCH, else 1].",
+        ),
+    ] = None,
 ) -> None:
     """Run the REST API (migrating the database first), with an in-process worker and webhook
     dispatcher by default."""
@@ -31,6 +41,8 @@ def serve(
     from callintel.store.db import upgrade
 
     settings = Settings.from_env()
+    if worker_batch is not None:
+        settings = replace(settings, worker_batch=worker_batch)
     upgrade(settings.database_url)
     app_ = create_app(
         settings,
@@ -43,6 +55,14 @@ def serve(
 def worker(
     poll: Annotated[float, typer.Option(help="Seconds between looks at an empty queue.")] = 1.0,
     lease: Annotated[float, typer.Option(help="Seconds a job is held without a heartbeat.")] = 60.0,
+    batch: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Queued calls claimed and analysed together [default: CALLINTEL_WORKER_BATCH, else 1].",
+        ),
+    ] = None,
 ) -> None:
     """Process queued calls until stopped (SIGINT/SIGTERM finish the current job first)."""
     from callintel.pipeline import Pipeline
@@ -62,6 +82,7 @@ def worker(
         poll_seconds=poll,
         models_dir=settings.models_dir,
         max_audio_seconds=settings.max_audio_seconds,
+        batch=batch if batch is not None else settings.worker_batch,
     ).run(stop)
     db.dispose()
 

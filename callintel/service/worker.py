@@ -4,6 +4,11 @@
 one inside the API process for the single-machine default. A worker holds a job by lease and
 renews it by heartbeat while the pipeline runs; results, tags and the ``call.analyzed`` event
 are written in one transaction, fenced by the lease (see ``store.jobs``).
+
+With ``batch`` above 1 a worker claims up to that many queued calls at once and analyses them
+together, as ``callintel batch`` does (``Pipeline.analyze_many``: the classifiers run once over
+all their turns), renewing all their leases in one heartbeat; then each job is stored or failed
+on its own, fenced by its own lease, exactly as a job taken alone.
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ import socket
 import tempfile
 import threading
 import traceback
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from sqlalchemy.orm import Session
 
@@ -46,6 +52,34 @@ Analyzer = Callable[[Path, AnalysisOptions, Scorecard | None], AnalysisResult]
 """A recording, its options and the scorecard edited through the API for its scenario (None:
 the file's) in, its :class:`AnalysisResult` out. It may be called from several threads at once."""
 
+Work = tuple[Path, AnalysisOptions, Scorecard | None]
+"""One call's arguments of an :data:`Analyzer`."""
+
+
+@runtime_checkable
+class BatchAnalyzer(Protocol):
+    """An :data:`Analyzer` that also analyses several calls together (the models' passes shared
+    across them). A worker with ``batch`` above 1 uses ``analyze_many`` when its analyzer has it,
+    else analyses the calls one after another."""
+
+    def __call__(
+        self, path: Path, options: AnalysisOptions, scorecard: Scorecard | None
+    ) -> AnalysisResult: ...
+
+    def analyze_many(self, calls: Sequence[Work]) -> Sequence[AnalysisResult | Exception]:
+        """A result, or that call's exception, for each call in order; it may raise for all."""
+        ...
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A claimed job and what analysing it takes."""
+
+    claimed: jobs.Claimed
+    path: Path
+    options: AnalysisOptions
+    scorecard: Scorecard | None
+
 
 def call_options(call: Call, base: AnalysisOptions = AnalysisOptions()) -> AnalysisOptions:
     """The analysis options a call's metadata asks for, the others as in ``base``."""
@@ -59,15 +93,17 @@ def call_options(call: Call, base: AnalysisOptions = AnalysisOptions()) -> Analy
 
 
 class Worker:
-    """Processes jobs one at a time.
+    """Processes jobs, one at a time or ``batch`` at a time.
 
     Args:
         db: the database.
         blobs: where the recordings are.
-        analyze: runs the pipeline (injected: tests pass a fake one).
+        analyze: runs the pipeline (injected: tests pass a fake one); a :class:`BatchAnalyzer`
+            analyses a batch's calls together.
         lease: how long a claim lasts without a heartbeat; heartbeats come every third of it.
         max_audio_seconds: the longest recording analysed (the service's upload limit,
             ``Settings.max_audio_seconds``).
+        batch: jobs claimed at once (``Settings.worker_batch``); 1 takes them one by one.
     """
 
     def __init__(
@@ -80,8 +116,12 @@ class Worker:
         poll_seconds: float = 1.0,
         models_dir: Path | None = None,
         max_audio_seconds: float = MAX_AUDIO_SECONDS,
+        batch: int = 1,
     ) -> None:
+        if batch < 1:
+            raise ValueError(f"batch must be at least 1, not {batch}")
         self.db = db
+        self.batch = batch
         self.max_audio_seconds = max_audio_seconds
         self.models_dir = models_dir or Settings.from_env().models_dir
         self.blobs = blobs
@@ -107,7 +147,9 @@ class Worker:
                     wake.clear()
 
     def run_once(self) -> bool:
-        """Claim and process one job; False when there was none."""
+        """Claim and process one job (up to ``batch`` jobs); False when there was none."""
+        if self.batch > 1:
+            return self.run_batch()
         with self.db.session() as session:
             claimed = jobs.claim(session, self.name, self.lease)
             if claimed is None:
@@ -141,6 +183,85 @@ class Worker:
             return True
         self.complete(claimed, path, result)
         return True
+
+    def run_batch(self) -> bool:
+        """Claim up to ``batch`` jobs, analyse their calls together, then store or fail each on
+        its own (fenced by its lease, as :meth:`run_once`); False when there was none."""
+        held: list[_Held] = []
+        with self.db.session() as session:
+            cards: dict[str, Scorecard | None] = {}
+            for claimed in jobs.claim_many(session, self.name, self.lease, self.batch):
+                call = session.get(Call, claimed.call_id)
+                assert call is not None and call.recording is not None
+                if call.scenario not in cards:
+                    cards[call.scenario] = current_scorecard(session, call.scenario, self.models_dir)
+                held.append(
+                    _Held(
+                        claimed,
+                        self.blobs.path(call.recording.storage_path),
+                        call_options(call, AnalysisOptions(max_seconds=self.max_audio_seconds)),
+                        cards[call.scenario],
+                    )
+                )
+        if not held:
+            return False
+        logger.info(
+            "worker %s: %d jobs %s",
+            self.name,
+            len(held),
+            ", ".join(
+                f"{h.claimed.job_id} (call {h.claimed.call_id}, attempt {h.claimed.attempt})" for h in held
+            ),
+        )
+        with Leases(self, [h.claimed.job_id for h in held]) as leases:
+            answers = self._analyze_many([(h.path, h.options, h.scorecard) for h in held])
+            for item, answer in zip(held, answers, strict=True):
+                try:
+                    self._settle(item, answer, leases)
+                except Exception:  # e.g. the database away: this job's lease runs out, it is retried
+                    logger.exception("job %s: storing its outcome failed", item.claimed.job_id)
+                finally:
+                    leases.settled(item.claimed.job_id)
+        return True
+
+    def _analyze_many(self, work: list[Work]) -> list[AnalysisResult | Exception]:
+        """A result or an exception per call: together when the analyzer can, else (or when the
+        batch as a whole raised) one call at a time, so that one call's error fails only it."""
+        if isinstance(self.analyze, BatchAnalyzer):
+            try:
+                answers = list(self.analyze.analyze_many(work))
+                if len(answers) == len(work):
+                    return answers
+                logger.error("analyze_many gave %d answers for %d calls", len(answers), len(work))
+            except Exception:
+                logger.warning(
+                    "worker %s: a batch of %d failed as a whole; analysing its calls one at a time: %s",
+                    self.name,
+                    len(work),
+                    traceback.format_exc(limit=3),
+                )
+        answers = []
+        for path, options, scorecard in work:
+            try:
+                answers.append(self.analyze(path, options, scorecard))
+            except Exception as e:
+                answers.append(e)
+        return answers
+
+    def _settle(self, item: _Held, answer: AnalysisResult | Exception, leases: Leases) -> None:
+        """One job of a batch: failed (an unusable recording for good, other errors retried),
+        dropped when its lease was lost, else stored."""
+        claimed = item.claimed
+        if isinstance(answer, AudioError):
+            self.fail(claimed, f"{type(answer).__name__}: {answer}", retry=False)
+        elif isinstance(answer, Exception):
+            trace = "".join(traceback.format_exception(answer, limit=3))
+            logger.warning("job %s failed: %s", claimed.job_id, trace)
+            self.fail(claimed, f"{type(answer).__name__}: {answer}", retry=True)
+        elif leases.is_lost(claimed.job_id):
+            logger.warning("job %s: lease lost to another worker; result dropped", claimed.job_id)
+        else:
+            self.complete(claimed, item.path, answer)
 
     def complete(self, claimed: jobs.Claimed, path: Path, result: AnalysisResult) -> bool:
         """Store the result of a claimed job (redacted as its dealer asks), fenced by the lease:
@@ -217,15 +338,98 @@ class Worker:
                 logger.exception("heartbeat of job %s failed", job_id)
 
 
-def pipeline_analyzer(pipeline: Pipeline) -> Analyzer:
-    """An :data:`Analyzer` on a loaded pipeline.
+class Leases:
+    """The leases of a batch's jobs, renewed together (one ``heartbeat_many`` every third of the
+    lease) on a thread from ``with`` until the block ends or every job is settled. A job another
+    worker took over (its lease ran out meanwhile) is :meth:`is_lost`: not renewed any more."""
+
+    def __init__(self, worker: Worker, job_ids: Collection[str]) -> None:
+        self.worker = worker
+        self._held = set(job_ids)
+        self._lost: set[str] = set()
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._beat = threading.Thread(target=self._heartbeat, name="worker-leases", daemon=True)
+
+    def __enter__(self) -> Leases:
+        self._beat.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._done.set()
+        self._beat.join()
+
+    def is_lost(self, job_id: str) -> bool:
+        with self._lock:
+            return job_id in self._lost
+
+    def settled(self, job_id: str) -> None:
+        """Stored or failed: its lease needs no renewing any more."""
+        with self._lock:
+            self._held.discard(job_id)
+            if not self._held:
+                self._done.set()
+
+    def _heartbeat(self) -> None:
+        lease = self.worker.lease
+        while not self._done.wait(lease.total_seconds() / 3):
+            with self._lock:
+                held = set(self._held)
+            try:
+                with self.worker.db.session() as session:
+                    still = jobs.heartbeat_many(session, held, self.worker.name, lease)
+            except Exception:
+                logger.exception(
+                    "worker %s: renewing the leases of %d jobs failed", self.worker.name, len(held)
+                )
+                continue
+            with self._lock:
+                lost = held - still
+                self._lost |= lost
+                self._held -= lost
+            for job_id in lost:
+                logger.warning("job %s: lease lost to another worker", job_id)
+
+
+class PipelineAnalyzer:
+    """A :class:`BatchAnalyzer` on a loaded pipeline.
 
     No lock: the pipeline keeps no per-call state (the scorecard is an argument), and its models
     take concurrent calls (CTranslate2 queues Whisper's windows from several threads; the torch
     classifiers run under ``inference_mode``). So a short call analysed on one thread is not held
     behind a long one on another: their windows interleave."""
 
-    def analyze(path: Path, options: AnalysisOptions, scorecard: Scorecard | None) -> AnalysisResult:
-        return pipeline.analyze(path, options, scorecard=scorecard)
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
 
-    return analyze
+    def __call__(self, path: Path, options: AnalysisOptions, scorecard: Scorecard | None) -> AnalysisResult:
+        return self.pipeline.analyze(path, options, scorecard=scorecard)
+
+    def analyze_many(self, calls: Sequence[Work]) -> list[AnalysisResult | Exception]:
+        """Decode each recording, then ``Pipeline.analyze_many`` (the path of ``callintel batch``)
+        over those that decoded, each scored with its own scorecard."""
+        from callintel.pipeline import Prepared, prepare
+
+        prepared: list[Prepared | Exception] = []
+        for path, options, _ in calls:
+            try:
+                prepared.append(prepare(path, options))
+            except Exception as e:  # unusable audio: that call fails (AudioError: for good)
+                prepared.append(e)
+        ready = [(call, p) for call, p in zip(calls, prepared, strict=True) if isinstance(p, Prepared)]
+        results = iter(
+            self.pipeline.analyze_many(
+                [(path, options, p) for (path, options, _), p in ready],
+                scorecards=[scorecard for (_, _, scorecard), _ in ready],
+            )
+            if ready
+            else []
+        )
+        return [p if isinstance(p, Exception) else next(results) for p in prepared]
+
+
+def pipeline_analyzer(pipeline: Pipeline) -> PipelineAnalyzer:
+    """The :class:`BatchAnalyzer` of the service's workers and synchronous analyses."""
+    return PipelineAnalyzer(pipeline)

@@ -1,8 +1,9 @@
 """The job queue on the database: claim by lease, heartbeat, finish once, bounded retries.
 
-A claim is one ``UPDATE … WHERE id = (SELECT … LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING``:
-on PostgreSQL concurrent workers skip each other's rows; SQLite has no row locks, but every
-transaction there takes the database's write lock at BEGIN (see ``db.make_engine``), which
+A claim takes up to N jobs in one transaction: ``SELECT … LIMIT N FOR UPDATE SKIP LOCKED``,
+then ``UPDATE … WHERE id IN (those) RETURNING``. On PostgreSQL concurrent workers skip each
+other's rows, and the rows stay locked until the claim commits; SQLite has no row locks, but
+every transaction there takes the database's write lock at BEGIN (see ``db.make_engine``), which
 serialises claims. A job whose lease expired (its worker died) is claimable again; finishing
 is fenced by the lease, so a job completes once even if two workers ran it.
 """
@@ -10,6 +11,7 @@ is fenced by the lease, so a job completes once even if two workers ran it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import and_, or_, select, update
@@ -37,23 +39,38 @@ def claim(
     session: Session, worker: str, lease: dt.timedelta, now: dt.datetime | None = None
 ) -> Claimed | None:
     """Take the oldest available job for ``worker`` for ``lease``; None when there is none."""
+    claimed = claim_many(session, worker, lease, 1, now)
+    return claimed[0] if claimed else None
+
+
+def claim_many(
+    session: Session, worker: str, lease: dt.timedelta, limit: int, now: dt.datetime | None = None
+) -> list[Claimed]:
+    """Take up to ``limit`` of the oldest available jobs for ``worker`` for ``lease``, oldest
+    first; empty when there is none. Available: queued and due, or running with an expired lease
+    (its worker died), with attempts left; each claim counts an attempt."""
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
     now = now or utcnow()
     _fail_exhausted(session, now)
     available = or_(
         and_(Job.status == "queued", Job.available_at <= now),
         and_(Job.status == "running", Job.lease_expires_at < now),
     )
-    candidate = (
-        select(Job.id)
-        .where(available, Job.attempts < Job.max_attempts)
-        .order_by(Job.available_at, Job.created_at)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
+    ids = list(
+        session.scalars(
+            select(Job.id)
+            .where(available, Job.attempts < Job.max_attempts)
+            .order_by(Job.available_at, Job.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
     )
-    row = session.execute(
+    if not ids:
+        return []
+    returned = session.execute(
         update(Job)
-        .where(Job.id == candidate)
+        .where(Job.id.in_(ids))
         .values(
             status="running",
             lease_owner=worker,
@@ -62,11 +79,15 @@ def claim(
             attempts=Job.attempts + 1,
         )
         .returning(Job.id, Job.call_id, Job.attempts)
-    ).first()
-    if row is None:
-        return None
-    session.execute(update(Call).where(Call.id == row.call_id).values(status="processing", updated_at=now))
-    return Claimed(row.id, row.call_id, row.attempts)
+    ).all()
+    order = {job_id: i for i, job_id in enumerate(ids)}
+    rows = sorted(returned, key=lambda row: order[row.id])
+    session.execute(
+        update(Call)
+        .where(Call.id.in_([row.call_id for row in rows]))
+        .values(status="processing", updated_at=now)
+    )
+    return [Claimed(row.id, row.call_id, row.attempts) for row in rows]
 
 
 def heartbeat(session: Session, job_id: str, worker: str, lease: dt.timedelta) -> bool:
@@ -80,17 +101,19 @@ def heartbeat(session: Session, job_id: str, worker: str, lease: dt.timedelta) -
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def heartbeat_many(session: Session, job_ids: list[str], worker: str, lease: dt.timedelta) -> int:
-    """Extend the leases of the jobs ``worker`` still holds; how many it holds."""
+def heartbeat_many(session: Session, job_ids: Collection[str], worker: str, lease: dt.timedelta) -> set[str]:
+    """Extend the leases of the jobs ``worker`` still holds, in one statement; those it holds
+    (the others were lost to another worker, or finished)."""
     if not job_ids:
-        return 0
+        return set()
     now = utcnow()
-    result = session.execute(
+    held = session.scalars(
         update(Job)
-        .where(Job.id.in_(job_ids), Job.lease_owner == worker, Job.status == "running")
+        .where(Job.id.in_(list(job_ids)), Job.lease_owner == worker, Job.status == "running")
         .values(lease_expires_at=now + lease, heartbeat_at=now)
+        .returning(Job.id)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return set(held)
 
 
 def release(session: Session, job_id: str, worker: str) -> bool:

@@ -554,10 +554,12 @@ def test_scorecards_read_and_edited_through_the_api(service: Service, audio_dir:
     assert used.version == "2.0" and used.threshold == 0.6  # later analyses use the edit
 
 
-def _start_worker(service: Service, name: str, seconds: float, markers: Path) -> subprocess.Popen[bytes]:
+def _start_worker(
+    service: Service, name: str, seconds: float, markers: Path, batch: int = 1
+) -> subprocess.Popen[bytes]:
     script = Path(__file__).resolve().parents[1] / "worker_process.py"
     args = [sys.executable, str(script), service.db.url, str(service.settings.audio_dir), name, str(seconds)]
-    return subprocess.Popen([*args, str(markers)])
+    return subprocess.Popen([*args, str(markers), str(batch)])
 
 
 def _wait(condition: Any, timeout: float, what: str) -> None:
