@@ -34,7 +34,9 @@ is always stopped.
 
 In-process workers share one loaded pipeline, which takes concurrent calls (no lock since issue 15:
 Whisper's windows from several threads interleave in CTranslate2), so ``--in-process-workers``
-above 1 lets calls overlap, but on a small machine they share the same cores.
+above 1 lets calls overlap, but on a small machine they share the same cores. ``--worker-batch N``
+has each worker claim up to N queued calls at once and analyse them together (``callintel serve
+--worker-batch``; default: the server's own, ``CALLINTEL_WORKER_BATCH`` or 1).
 
 ``--sync-latency`` measures something else, in process: the latency of a synchronous analysis
 (``POST /v1/calls:analyze``, an 8 s clip) while the in-process analyzer is busy with the
@@ -46,7 +48,7 @@ Only loopback: the server listens on 127.0.0.1 and the clients talk to nothing e
 Usage (from the repository root)::
 
     python bench/bench_service.py [--uploads 200] [--clients 8] [--in-process-workers 1]
-        [--timeout 900] [--database-url URL [--reset-database]] [--json OUT]
+        [--worker-batch N] [--timeout 900] [--database-url URL [--reset-database]] [--json OUT]
     python bench/bench_service.py --sync-latency [--sync-requests 10] [--sync-seconds 8]
 """
 
@@ -59,7 +61,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import socket
 import statistics
 import subprocess
@@ -179,8 +180,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _cli() -> str:
-    return shutil.which("callintel", path=str(Path(sys.executable).parent)) or "callintel"
+def _cli() -> list[str]:
+    """``callintel`` of this checkout: ``python -m`` run in REPO_ROOT imports the package there
+    (the venv's ``callintel`` script would import whichever checkout the venv was installed from,
+    e.g. the main worktree rather than this one)."""
+    return [sys.executable, "-m", "callintel"]
 
 
 def reset_schema(url: str) -> None:
@@ -198,7 +202,7 @@ def reset_schema(url: str) -> None:
 
 def create_key(env: dict[str, str], dealer: str) -> str:
     created = subprocess.run(
-        [_cli(), "keys", "create", "--role", "crm", "--dealer", dealer, "--name", "bench_service"],
+        [*_cli(), "keys", "create", "--role", "crm", "--dealer", dealer, "--name", "bench_service"],
         env=env,
         capture_output=True,
         text=True,
@@ -419,8 +423,8 @@ def run(args: argparse.Namespace) -> int:
     dealer = f"bench-{token}"
     print(
         f"python: {sys.executable}; uploads {args.uploads}, clients {args.clients}, "
-        f"in-process workers {args.in_process_workers}, duplicates {args.duplicates}, "
-        f"timeout {args.timeout:.0f} s",
+        f"in-process workers {args.in_process_workers}, worker batch {args.worker_batch or 'default'}, "
+        f"duplicates {args.duplicates}, timeout {args.timeout:.0f} s",
         flush=True,
     )
     clips = build_clips(args.uploads, args.seed)
@@ -447,7 +451,7 @@ def run(args: argparse.Namespace) -> int:
         with log.open("wb") as log_file:
             server = subprocess.Popen(
                 [
-                    _cli(),
+                    *_cli(),
                     "serve",
                     "--host",
                     HOST,
@@ -455,6 +459,7 @@ def run(args: argparse.Namespace) -> int:
                     str(port),
                     "--in-process-workers",
                     str(args.in_process_workers),
+                    *(["--worker-batch", str(args.worker_batch)] if args.worker_batch else []),
                 ],
                 env=env,
                 stdout=log_file,
@@ -595,6 +600,7 @@ def report(args: argparse.Namespace, result: dict[str, Any], audio_seconds: floa
         ("uploads", f"{len(uploads)} (+ {len(dups)} duplicates)"),
         ("clients", str(args.clients)),
         ("in-process workers", str(args.in_process_workers)),
+        ("worker batch", str(args.worker_batch or "default")),
         ("server start (models loaded)", f"{result['startup_s']:.1f} s"),
         (
             "total wall time (first upload -> last done)",
@@ -654,6 +660,7 @@ def report(args: argparse.Namespace, result: dict[str, Any], audio_seconds: floa
             "uploads": args.uploads,
             "clients": args.clients,
             "in_process_workers": args.in_process_workers,
+            "worker_batch": args.worker_batch,
             "duplicates": args.duplicates,
             "poll_interval_s": args.poll_interval,
             "poll_max_interval_s": args.poll_max_interval,
@@ -858,6 +865,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent client threads (default 8)")
     parser.add_argument(
         "--in-process-workers", type=int, default=1, help="`callintel serve --in-process-workers` (default 1)"
+    )
+    parser.add_argument(
+        "--worker-batch",
+        type=int,
+        default=None,
+        help="`callintel serve --worker-batch`: queued calls a worker claims and analyses together "
+        "(default: the server's)",
     )
     parser.add_argument(
         "--duplicates",
