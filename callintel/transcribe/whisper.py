@@ -212,43 +212,20 @@ class Transcriber:
             clip_timestamps=[{"start": s, "end": e} for s, e in windows],
             **self._batched_options(options),
         )
-        joined = np.concatenate([samples for _, samples in channels]) if len(channels) > 1 else channels[0][1]
-
-        def decode(clips: list[tuple[float, float]], language: str | None, retry: bool) -> None:
-            segments, info = self.batched.transcribe(
-                joined,
-                vad_filter=False,
-                clip_timestamps=[{"start": s, "end": e} for s, e in clips],
-                **(self._batched_options(options) | {"language": language}),
-            )
-            for raw in segments:
-                if not retry:
-                    progress(float(raw.end))
-                elif not _confident(raw):
-                    continue
-                middle = (raw.start + raw.end) / 2  # a segment lies inside one window: one channel
-                index = max(i for i, offset in enumerate(offsets) if offset <= middle)
-                cleaners[index].language = info.language
-                cleaners[index].add(raw, offsets[index])
-            probability.append(float(info.language_probability))
-
-        probability: list[float] = []
-        decode(windows, options.language, retry=False)
-        language = cleaners[0].language if options.language is None else options.language
-        # Whisper sometimes skips an utterance inside a window (it ends its text early or jumps
-        # ahead); speech that VAD heard but no word covers is decoded again on its own.
-        missed = [
-            (start + offset, end + offset)
-            for offset, regions, cleaner in zip(offsets, speech, cleaners, strict=True)
-            for start, end in unheard(regions, [w for seg in cleaner.kept for w in seg.words])
-        ]
-        if missed:
-            logger.debug("decoding %d stretches of speech again that no word covered", len(missed))
-            decode(missed, language or None, retry=True)
-            for cleaner in cleaners:
-                cleaner.kept.sort(key=lambda seg: seg.start)
+        segments, info = self.batched.transcribe(
+            np.concatenate([samples for _, samples in channels]) if len(channels) > 1 else channels[0][1],
+            vad_filter=False,
+            clip_timestamps=[{"start": s, "end": e} for s, e in windows],
+            **self._batched_options(options),
+        )
+        for raw in segments:
+            progress(float(raw.end))
+            middle = (raw.start + raw.end) / 2  # a segment lies inside one window, so one channel
+            index = max(i for i, offset in enumerate(offsets) if offset <= middle)
+            cleaners[index].language = info.language
+            cleaners[index].add(raw, offsets[index])
         progress(sum(lengths))
-        return [c.transcript(probability[0]) for c in cleaners]
+        return [c.transcript(float(info.language_probability)) for c in cleaners]
 
     @staticmethod
     def _batched_options(options: TranscriptionOptions) -> dict[str, object]:
@@ -265,35 +242,6 @@ class Transcriber:
             "without_timestamps": False,
             "batch_size": options.batch_size,
         }
-
-
-MIN_UNHEARD_SECONDS = 1.5
-"""Speech this long (inside VAD's regions) without a word is taken for an utterance Whisper
-skipped."""
-
-
-def unheard(
-    regions: Sequence[tuple[float, float]], words: Sequence[Word], min_seconds: float = MIN_UNHEARD_SECONDS
-) -> list[tuple[float, float]]:
-    """The stretches of the speech ``regions`` at least ``min_seconds`` long that no word covers."""
-    spans = sorted((w.start, w.end) for w in words)
-    gaps: list[tuple[float, float]] = []
-    for start, end in regions:
-        cursor = start
-        for word_start, word_end in spans:
-            if word_end <= cursor or word_start >= end:
-                continue
-            if word_start - cursor >= min_seconds:
-                gaps.append((cursor, word_start))
-            cursor = max(cursor, word_end)
-        if end - cursor >= min_seconds:
-            gaps.append((cursor, end))
-    return gaps
-
-
-def _confident(raw: FasterWhisperSegment) -> bool:
-    """faster-whisper's own thresholds for a decoding it keeps (text, not noise or a loop)."""
-    return raw.avg_logprob > -1.0 and raw.no_speech_prob < 0.6 and raw.compression_ratio < 2.4
 
 
 class _Cleaner:

@@ -38,13 +38,3 @@ def test_times_are_moved_back_by_the_channel_offset_and_chinese_simplified() -> 
 def test_speech_windows_merge_regions_up_to_thirty_seconds() -> None:
     regions = [(0.0, 10.0), (12.0, 25.0), (26.0, 40.0), (41.0, 42.0)]
     assert speech_windows(regions) == [(0.0, 25.0), (26.0, 42.0)]
-
-
-def test_speech_no_word_covers_is_found_again() -> None:
-    from callintel.transcribe.whisper import unheard
-    from callintel.transcript import Word
-
-    said = [Word(" a", 0.2, 1.0, 0.9), Word(" b", 1.0, 2.0, 0.9), Word(" c", 6.0, 7.0, 0.9)]
-    # Region 1: 2.0-6.0 unheard inside; region 2 (10-13 s) has no word at all; region 3 is short.
-    assert unheard([(0.0, 7.5), (10.0, 13.0), (20.0, 21.0)], said) == [(2.0, 6.0), (10.0, 13.0)]
-    assert unheard([(0.0, 2.5)], said) == []
