@@ -212,12 +212,6 @@ class Transcriber:
             clip_timestamps=[{"start": s, "end": e} for s, e in windows],
             **self._batched_options(options),
         )
-        segments, info = self.batched.transcribe(
-            np.concatenate([samples for _, samples in channels]) if len(channels) > 1 else channels[0][1],
-            vad_filter=False,
-            clip_timestamps=[{"start": s, "end": e} for s, e in windows],
-            **self._batched_options(options),
-        )
         for raw in segments:
             progress(float(raw.end))
             middle = (raw.start + raw.end) / 2  # a segment lies inside one window, so one channel
