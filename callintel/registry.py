@@ -21,6 +21,7 @@ from filelock import FileLock
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from callintel.errors import ConfigError, ModelIntegrityError, ModelNotFound
+from callintel.yamlfile import load_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class ModelRegistry:
         specs: dict[str, ModelSpec] = {}
         for config in sorted(self.models_dir.glob("*/model.yaml")):
             try:
-                spec = ModelSpec.model_validate(yaml.safe_load(config.read_text("utf-8")))
+                spec = ModelSpec.model_validate(load_yaml(config.read_text("utf-8")))
             except (yaml.YAMLError, ValidationError) as e:
                 raise ConfigError(f"invalid model configuration {config}: {e}") from e
             specs[spec.name] = spec

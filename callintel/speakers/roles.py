@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from callintel.errors import ConfigError
 from callintel.text import flatten
 from callintel.transcript import RoleDecision, SpeakerRole
+from callintel.yamlfile import load_yaml
 
 _MAX_COUNT = 3
 
@@ -69,7 +70,7 @@ class RoleCues:
 @lru_cache(maxsize=8)
 def load_cues(path: Path) -> RoleCues:
     try:
-        raw = _CueFile.model_validate(yaml.safe_load(path.read_text("utf-8")))
+        raw = _CueFile.model_validate(load_yaml(path.read_text("utf-8")))
     except (OSError, yaml.YAMLError, ValidationError) as e:
         raise ConfigError(f"invalid role cue file {path}: {e}") from e
 

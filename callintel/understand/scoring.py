@@ -25,6 +25,7 @@ from callintel.errors import ConfigError
 from callintel.text import flatten
 from callintel.transcript import ROLES, Role
 from callintel.understand.types import CheckpointResult, Evidence, ScorecardResult, ViolationResult
+from callintel.yamlfile import load_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -229,7 +230,7 @@ class Lexicon(_Config):
 
 def _read_yaml(path: Path, what: str) -> dict[str, Any]:
     try:
-        raw = yaml.safe_load(path.read_text("utf-8"))
+        raw = load_yaml(path.read_text("utf-8"))
     except (OSError, yaml.YAMLError) as e:
         raise ConfigError(f"cannot read {what} {path}: {e}") from e
     if not isinstance(raw, dict):

@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 import yaml
 
 from callintel.errors import ConfigError
+from callintel.yamlfile import load_yaml
 
 TAG_KEYS: tuple[str, ...] = (
     "intent_grade",
@@ -94,7 +95,7 @@ def load_policy(models_dir: Path) -> TagPolicy:
     if not path.is_file():
         return TagPolicy()
     try:
-        raw = yaml.safe_load(path.read_text("utf-8")) or {}
+        raw = load_yaml(path.read_text("utf-8")) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from e
     return TagPolicy(check_thresholds(raw.get("min_confidence", {}), str(path)))

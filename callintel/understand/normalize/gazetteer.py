@@ -24,6 +24,7 @@ from callintel.domain import BodyType, Powertrain
 from callintel.errors import ConfigError
 from callintel.understand.normalize.keywords import CJK, prepare
 from callintel.understand.normalize.numbers import CN_DIGITS, CN_NUMERALS
+from callintel.yamlfile import load_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -360,7 +361,7 @@ def _english_name(model: _ModelEntry) -> str:
 @lru_cache(maxsize=8)
 def _load_gazetteer(path: Path) -> Gazetteer:
     try:
-        raw = _GazetteerFile.model_validate(yaml.safe_load(path.read_text("utf-8")))
+        raw = _GazetteerFile.model_validate(load_yaml(path.read_text("utf-8")))
     except (OSError, yaml.YAMLError, ValidationError) as e:
         raise ConfigError(f"invalid car gazetteer {path}: {e}") from e
     specs: list[CarSpec] = []
