@@ -12,7 +12,7 @@ import typer
 from rich.progress import TaskID
 from rich.table import Table
 
-from callintel.cli.common import console, errors, fail
+from callintel.cli.common import console, errors, fail, one_malloc_arena
 from callintel.cli.options import (
     BeamSizeOption,
     Channels,
@@ -71,6 +71,7 @@ def analyze(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False,
 ) -> None:
     """Transcribe a recording, attribute words to speakers and roles, print the transcript."""
+    one_malloc_arena()  # first: before any library starts a thread
     from callintel.options import AnalysisOptions, SpeakerOptions, TranscriptionOptions
     from callintel.pipeline import Pipeline, models_needed, prepare
 
