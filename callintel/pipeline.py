@@ -415,7 +415,9 @@ class Pipeline:
 
         clock = time.perf_counter()
         mono = audio.mono()
-        asr_options, language, language_probability = self._language_and_hotwords(mono, layout, options)
+        asr_options, language, language_probability = self._language_and_hotwords(
+            mono, layout, options, one_batched_call=prepared.speech is not None
+        )
         timings["language"] = time.perf_counter() - clock
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="diarize") as background:
@@ -543,17 +545,25 @@ class Pipeline:
         )
 
     def _language_and_hotwords(
-        self, mono: np.ndarray, layout: ChannelLayout, options: AnalysisOptions
+        self,
+        mono: np.ndarray,
+        layout: ChannelLayout,
+        options: AnalysisOptions,
+        *,
+        one_batched_call: bool = False,
     ) -> tuple[TranscriptionOptions, str | None, float]:
         """The transcription options to use, with the language when known in advance.
 
         The language is detected up front only when it must be known before transcribing:
-        to give both channels of a stereo call the same one, or to pick hotwords. Otherwise
-        faster-whisper detects it in the same pass (one encoder run fewer).
+        to give both channels of a stereo call the same one (unless ``one_batched_call``
+        decodes them together, in one language), or to pick hotwords. Otherwise the
+        transcriber detects it in the same pass.
         """
         asr_options = options.transcription
         language, probability = asr_options.language, 1.0
-        needs_language = layout == "stereo" or (options.domain_hotwords and asr_options.hotwords is None)
+        needs_language = (layout == "stereo" and not one_batched_call) or (
+            options.domain_hotwords and asr_options.hotwords is None
+        )
         if language is None and needs_language:
             language, probability = self.transcriber.detect_language(mono)
         hotwords = asr_options.hotwords

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -51,6 +51,13 @@ class Transcript:
 
 
 WINDOW_SECONDS = 30.0  # Whisper's input window
+
+UNTIMED_LANGUAGES = frozenset({"en"})
+"""Languages whose batched windows are decoded without timestamp tokens (faster-whisper's batched
+default). With them, Mandarin windows start better (国中市 for 广州市: pooled CER 0.145 -> 0.097 in
+``bench/eval_quality.py --asr``); English loses nothing without them (WER 0.034 without, 0.040
+with) and decodes about a quarter faster. Languages not measured keep the timestamp tokens, as
+sequential decoding does."""
 
 
 def speech_windows(
@@ -130,9 +137,27 @@ class Transcriber:
         resolved = registry.resolve(name or registry.default_name("asr"), "asr")
         return cls.load(resolved, **kwargs)  # type: ignore[arg-type]
 
-    def detect_language(self, samples: np.ndarray) -> tuple[str, float]:
-        """The spoken language of the audio's first speech, and its probability."""
-        language, probability, _ = self.model.detect_language(samples, vad_filter=True)
+    def detect_language(
+        self, samples: np.ndarray, speech: Sequence[tuple[float, float]] | None = None
+    ) -> tuple[str, float]:
+        """The spoken language of the audio's first speech, and its probability.
+
+        ``speech``: the speech regions (seconds) found ahead; their first 30 s are used as they
+        are. None: VAD runs here.
+        """
+        if speech is None:
+            language, probability, _ = self.model.detect_language(samples, vad_filter=True)
+            return language, float(probability)
+        pieces, total = [], 0
+        for start, end in speech:
+            piece = samples[int(start * 16000) : int(end * 16000)]
+            pieces.append(piece[: int(WINDOW_SECONDS * 16000) - total])
+            total += len(pieces[-1])
+            if total >= WINDOW_SECONDS * 16000:
+                break
+        if not total:  # no speech: what faster-whisper does with silence
+            pieces = [samples[: int(WINDOW_SECONDS * 16000)]]
+        language, probability, _ = self.model.detect_language(np.concatenate(pieces), vad_filter=False)
         return language, float(probability)
 
     def transcribe(
@@ -153,6 +178,10 @@ class Transcriber:
             return self.transcribe_channels([(channel, samples)], [speech], options, progress=progress)[0]
         if options.batch_size > 0:
             # The batched pipeline cuts its own windows where VAD finds speech.
+            probability = 1.0
+            if options.language is None:  # known first: it decides the timestamp tokens
+                language, probability = self.detect_language(samples)
+                options = replace(options, language=language)
             segments, info = self.batched.transcribe(
                 samples,
                 vad_filter=True,
@@ -172,12 +201,13 @@ class Transcriber:
                 initial_prompt=options.initial_prompt,
                 condition_on_previous_text=options.condition_on_previous_text,
             )
+            probability = float(info.language_probability)
         cleaner = _Cleaner(options, info.language, channel)
         for raw in segments:
             progress(float(raw.end))
             cleaner.add(raw)
         progress(len(samples) / 16000)
-        return cleaner.transcript(float(info.language_probability))
+        return cleaner.transcript(probability if options.batch_size > 0 else float(info.language_probability))
 
     def transcribe_channels(
         self,
@@ -203,9 +233,14 @@ class Transcriber:
             for offset, regions in zip(offsets, speech, strict=True)
             for start, end in speech_windows(regions)
         ]
-        cleaners = [_Cleaner(options, options.language or "", channel) for channel, _ in channels]
         if not windows:  # VAD found no speech
-            return [c.transcript(0.0) for c in cleaners]
+            return [_Cleaner(options, options.language or "", c).transcript(0.0) for c, _ in channels]
+        probability = 1.0
+        if options.language is None:  # known first: it decides the timestamp tokens
+            first = next(i for i, regions in enumerate(speech) if regions)
+            language, probability = self.detect_language(channels[first][1], speech[first])
+            options = replace(options, language=language)
+        cleaners = [_Cleaner(options, options.language or "", channel) for channel, _ in channels]
         segments, info = self.batched.transcribe(
             np.concatenate([samples for _, samples in channels]) if len(channels) > 1 else channels[0][1],
             vad_filter=False,
@@ -216,10 +251,9 @@ class Transcriber:
             progress(float(raw.end))
             middle = (raw.start + raw.end) / 2  # a segment lies inside one window, so one channel
             index = max(i for i, offset in enumerate(offsets) if offset <= middle)
-            cleaners[index].language = info.language
             cleaners[index].add(raw, offsets[index])
         progress(sum(lengths))
-        return [c.transcript(float(info.language_probability)) for c in cleaners]
+        return [c.transcript(probability) for c in cleaners]
 
     @staticmethod
     def _batched_options(options: TranscriptionOptions) -> dict[str, object]:
@@ -231,9 +265,7 @@ class Transcriber:
             "initial_prompt": options.initial_prompt,
             # Each window is decoded without the text before it: windows of a batch run together.
             "condition_on_previous_text": False,
-            # With timestamp tokens, as sequential decoding: faster-whisper's batched default
-            # (without) starts Mandarin windows worse (国中市 for 广州市; eval_quality --asr).
-            "without_timestamps": False,
+            "without_timestamps": options.language in UNTIMED_LANGUAGES,
             "batch_size": options.batch_size,
         }
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
+
 from callintel.options import TranscriptionOptions
-from callintel.transcribe.whisper import _Cleaner, speech_windows
+from callintel.transcribe.whisper import Transcriber, _Cleaner, speech_windows
 
 
 def segment(text: str, start: float, *words: tuple[str, float, float]) -> SimpleNamespace:
@@ -38,3 +40,50 @@ def test_times_are_moved_back_by_the_channel_offset_and_chinese_simplified() -> 
 def test_speech_windows_merge_regions_up_to_thirty_seconds() -> None:
     regions = [(0.0, 10.0), (12.0, 25.0), (26.0, 40.0), (41.0, 42.0)]
     assert speech_windows(regions) == [(0.0, 25.0), (26.0, 42.0)]
+
+
+class FakeWhisper:
+    """Records what the Transcriber asks of faster-whisper; detects Mandarin or English."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self.detected: list[tuple[int, bool]] = []
+        self.batched_calls: list[dict[str, object]] = []
+
+    def detect_language(self, audio: np.ndarray, vad_filter: bool) -> tuple[str, float, list[object]]:
+        self.detected.append((len(audio), vad_filter))
+        return self.language, 0.93, []
+
+    def transcribe(self, audio: np.ndarray, **kwargs: object) -> tuple[list[object], SimpleNamespace]:
+        self.batched_calls.append(kwargs)
+        first = kwargs["clip_timestamps"][0]  # type: ignore[index]
+        raw = segment(" 你好", first["start"], (" 你好", first["start"], first["start"] + 0.5))
+        return [raw], SimpleNamespace(language=kwargs["language"], language_probability=1.0)
+
+
+def transcriber(fake: FakeWhisper) -> Transcriber:
+    t = Transcriber(model=fake, info=None)  # type: ignore[arg-type]
+    t._batched = fake  # type: ignore[assignment]
+    return t
+
+
+def test_language_is_detected_on_the_first_thirty_seconds_of_speech_found_ahead() -> None:
+    fake = FakeWhisper("zh")
+    samples = np.zeros(100 * 16000, dtype=np.float32)
+    transcriber(fake).detect_language(samples, [(1.0, 21.0), (30.0, 50.0), (60.0, 90.0)])
+    assert fake.detected == [(30 * 16000, False)]  # 20 s + the first 10 s of the second region
+
+
+def test_timestamp_tokens_follow_the_detected_language_and_the_probability_is_kept() -> None:
+    for language, untimed in (("zh", False), ("en", True)):
+        fake = FakeWhisper(language)
+        stereo = [(0, np.zeros(60 * 16000, dtype=np.float32)), (1, np.zeros(60 * 16000, dtype=np.float32))]
+        left, right = transcriber(fake).transcribe_channels(
+            stereo, [(), [(5.0, 9.0)]], TranscriptionOptions(batch_size=8)
+        )
+        (call,) = fake.batched_calls
+        assert call["language"] == language and call["without_timestamps"] is untimed
+        assert fake.detected == [(4 * 16000, False)]  # the only channel with speech
+        assert (left.language, left.language_probability) == (language, 0.93)
+        assert [w.start for s in right.segments for w in s.words] == [5.0]  # back on its channel
+        assert left.segments == ()
