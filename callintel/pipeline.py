@@ -238,15 +238,21 @@ def prepare(source: AudioSource, options: AnalysisOptions = AnalysisOptions()) -
     regions = None
     if options.transcription.batch_size > 0:
         min_silence = options.transcription.min_silence_ms
-        if resolve_layout(audio, options.speakers.channels) == "stereo":
-            channels: dict[int | None, np.ndarray] = {0: audio.samples[0], 1: audio.samples[1]}
-        else:
-            channels = {None: audio.mono()}
-            regions = tuple(speech_regions(channels[None], min_silence))
-        speech = {
-            channel: tuple(speech_regions(samples, min_silence, WINDOW_SECONDS))
-            for channel, samples in channels.items()
-        }
+        # Silero VAD runs on one thread: the passes (one per channel, or the mono call's windows
+        # and its diarization regions) run side by side.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="vad") as vad:
+            if resolve_layout(audio, options.speakers.channels) == "stereo":
+                channels: dict[int | None, np.ndarray] = {0: audio.samples[0], 1: audio.samples[1]}
+                finding_regions = None
+            else:
+                channels = {None: audio.mono()}
+                finding_regions = vad.submit(speech_regions, channels[None], min_silence)
+            finding = {
+                channel: vad.submit(speech_regions, samples, min_silence, WINDOW_SECONDS)
+                for channel, samples in channels.items()
+            }
+            speech = {channel: tuple(f.result()) for channel, f in finding.items()}
+            regions = tuple(finding_regions.result()) if finding_regions else None
     return Prepared(audio, digest, time.perf_counter() - clock, speech, regions)
 
 

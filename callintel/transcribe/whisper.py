@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -51,6 +52,7 @@ class Transcript:
 
 
 WINDOW_SECONDS = 30.0  # Whisper's input window
+SAMPLE_RATE = 16000
 
 UNTIMED_LANGUAGES = frozenset({"en"})
 """Languages whose batched windows are decoded without timestamp tokens (faster-whisper's batched
@@ -60,19 +62,98 @@ with) and decodes about a quarter faster. Languages not measured keep the timest
 sequential decoding does."""
 
 
+MAX_KEPT_SILENCE = 2.0
+"""Seconds of a pause between two speech regions kept when they are packed into one window: a
+longer pause (on a stereo channel, mostly the other party talking) is cut to this, so that a
+window holds more speech and a call needs fewer windows (the demo call's two channels: 10
+windows instead of 13). Shorter pauses stay whole, as in plain faster-whisper, whose VAD
+splits only at 2 s of silence: Whisper base drops a whole Mandarin sentence after a 1.4 s pause
+cut to 1 s (bench/eval_quality.py --asr, "Mandarin clips joined")."""
+
+
 def speech_windows(
-    regions: Sequence[tuple[float, float]], length: float = WINDOW_SECONDS
-) -> list[tuple[float, float]]:
-    """Consecutive speech regions (each at most ``length`` long) merged into windows of at most
-    ``length`` seconds, for the batched pipeline: each window is decoded in place, so the
-    silence inside one is kept and the silence between two is skipped."""
-    windows: list[tuple[float, float]] = []
+    regions: Sequence[tuple[float, float]],
+    length: float = WINDOW_SECONDS,
+    max_silence: float = MAX_KEPT_SILENCE,
+) -> list[list[tuple[float, float]]]:
+    """Consecutive speech regions (each at most ``length`` long) packed into windows of at most
+    ``length`` seconds for the batched pipeline, each window a list of the spans of audio it
+    holds, played one after another: pauses up to ``max_silence`` are kept whole, a longer one
+    is cut to its first and last ``max_silence / 2`` seconds (so Whisper still hears a pause)."""
+    windows: list[list[tuple[float, float]]] = []
+    filled = 0.0
     for start, end in regions:
-        if windows and end - windows[-1][0] <= length:
-            windows[-1] = (windows[-1][0], end)
-        else:
-            windows.append((start, min(end, start + length)))
+        end = min(end, start + length)
+        if windows:
+            spans = windows[-1]
+            pause = start - spans[-1][1]
+            added = min(max(pause, 0.0), max_silence) + (end - start)
+            if filled + added <= length:
+                filled += added
+                if pause <= max_silence:
+                    spans[-1] = (spans[-1][0], end)
+                else:
+                    spans[-1] = (spans[-1][0], spans[-1][1] + max_silence / 2)
+                    spans.append((start - max_silence / 2, end))
+                continue
+        windows.append([(start, end)])
+        filled = end - start
     return windows
+
+
+@dataclass(frozen=True)
+class _Packed:
+    """The speech of a call's channels laid end to end as one signal: the windows to decode on
+    it, and where each piece of it came from."""
+
+    samples: np.ndarray
+    windows: list[tuple[float, float]]  # seconds on the packed signal
+    starts: list[float]  # packed time at which each piece begins, ascending
+    pieces: list[tuple[int, float]]  # (channel index, original time) at each piece's beginning
+
+    @classmethod
+    def lay_out(
+        cls, channels: Sequence[np.ndarray], speech: Sequence[Sequence[tuple[float, float]]]
+    ) -> _Packed:
+        parts: list[np.ndarray] = []
+        windows: list[tuple[float, float]] = []
+        starts: list[float] = []
+        pieces: list[tuple[int, float]] = []
+        position = 0  # samples
+        for index, (samples, regions) in enumerate(zip(channels, speech, strict=True)):
+            for spans in speech_windows(regions):
+                first = position
+                for start, end in spans:
+                    part = samples[max(0, round(start * SAMPLE_RATE)) : round(end * SAMPLE_RATE)]
+                    if not len(part):
+                        continue
+                    starts.append(position / SAMPLE_RATE)
+                    pieces.append((index, max(0, round(start * SAMPLE_RATE)) / SAMPLE_RATE))
+                    parts.append(part)
+                    position += len(part)
+                if position > first:
+                    windows.append((first / SAMPLE_RATE, position / SAMPLE_RATE))
+        samples = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+        return cls(samples, windows, starts, pieces)
+
+    def piece_at(self, time: float) -> int:
+        return max(0, bisect.bisect_right(self.starts, time) - 1)
+
+    def channel_at(self, time: float) -> int:
+        return self.pieces[self.piece_at(time)][0]
+
+    def mapper(self, piece: int) -> Callable[[float], float]:
+        """Packed time to original time, for the words of a segment found in ``piece``'s window:
+        each time goes through the piece it falls in, kept within the channel."""
+        channel = self.pieces[piece][0]
+
+        def original(time: float) -> float:
+            i = self.piece_at(time)
+            while self.pieces[i][0] != channel:  # a time just past the channel's last piece
+                i -= 1 if self.pieces[i][0] > channel else -1
+            return self.pieces[i][1] + (time - self.starts[i])
+
+        return original
 
 
 def pick_device(device: str, cuda_devices: int) -> str:
@@ -219,21 +300,17 @@ class Transcriber:
     ) -> list[Transcript]:
         """Transcribe the channels of one call in the same batches (``options.batch_size`` > 0).
 
-        Each channel's ``speech`` regions are cut into windows; the channels are laid one after
-        another on one timeline so that a batch takes windows of both parties of a stereo call
-        (fewer, fuller batches), and each window's text goes back to its channel and time.
-        ``progress`` gets the time done on that joined timeline.
+        Each channel's ``speech`` regions are packed into windows (``speech_windows``: long
+        pauses cut short); the windows of all channels are laid one after another as one signal,
+        so that a batch takes windows of both parties of a stereo call (fewer, fuller batches),
+        and each window's words go back to their channel and original time. ``progress`` gets
+        the time done, the channels counted one after another.
         """
         if options.batch_size < 1:
             raise ValueError("transcribe_channels decodes in batches: batch_size must be at least 1")
-        lengths = [len(samples) / 16000 for _, samples in channels]
-        offsets = [sum(lengths[:i]) for i in range(len(channels))]
-        windows = [
-            (start + offset, end + offset)
-            for offset, regions in zip(offsets, speech, strict=True)
-            for start, end in speech_windows(regions)
-        ]
-        if not windows:  # VAD found no speech
+        packed = _Packed.lay_out([samples for _, samples in channels], speech)
+        total = sum(len(samples) for _, samples in channels) / SAMPLE_RATE
+        if not packed.windows:  # VAD found no speech
             return [_Cleaner(options, options.language or "", c).transcript(0.0) for c, _ in channels]
         probability = 1.0
         if options.language is None:  # known first: it decides the timestamp tokens
@@ -241,18 +318,20 @@ class Transcriber:
             language, probability = self.detect_language(channels[first][1], speech[first])
             options = replace(options, language=language)
         cleaners = [_Cleaner(options, options.language or "", channel) for channel, _ in channels]
-        segments, info = self.batched.transcribe(
-            np.concatenate([samples for _, samples in channels]) if len(channels) > 1 else channels[0][1],
+        segments, _ = self.batched.transcribe(
+            packed.samples,
             vad_filter=False,
-            clip_timestamps=[{"start": s, "end": e} for s, e in windows],
+            clip_timestamps=[{"start": s, "end": e} for s, e in packed.windows],
             **self._batched_options(options),
         )
+        done = 0.0
         for raw in segments:
-            progress(float(raw.end))
-            middle = (raw.start + raw.end) / 2  # a segment lies inside one window, so one channel
-            index = max(i for i, offset in enumerate(offsets) if offset <= middle)
-            cleaners[index].add(raw, offsets[index])
-        progress(sum(lengths))
+            piece = packed.piece_at((raw.start + raw.end) / 2)  # a segment lies inside one window
+            channel, original = packed.pieces[piece]
+            done = max(done, original + sum(len(s) for _, s in channels[:channel]) / SAMPLE_RATE)
+            progress(min(done, total))
+            cleaners[channel].add(raw, packed.mapper(piece))
+        progress(total)
         return [c.transcript(probability) for c in cleaners]
 
     @staticmethod
@@ -283,22 +362,22 @@ class _Cleaner:
         self._previous_key = ""
         self._copies = 0
 
-    def add(self, raw: FasterWhisperSegment, offset: float = 0.0) -> None:
-        """One segment of faster-whisper's, its times ``offset`` seconds late."""
+    def add(self, raw: FasterWhisperSegment, to_original: Callable[[float], float] = float) -> None:
+        """One segment of faster-whisper's, its times taken back to the channel's by ``to_original``."""
         options = self.options
         chinese = self.language in ("zh", "yue") and options.simplified_chinese
         words = tuple(
             Word(
                 word=to_simplified(w.word) if chinese else w.word,
-                start=round(float(w.start) - offset, 3),
-                end=round(float(w.end) - offset, 3),
+                start=round(to_original(float(w.start)), 3),
+                end=round(to_original(float(w.end)), 3),
                 probability=round(float(w.probability), 4),
             )
             for w in (raw.words or ())
         )
         if not words and raw.text.strip():
             text = to_simplified(raw.text) if chinese else raw.text
-            start, end = round(float(raw.start) - offset, 3), round(float(raw.end) - offset, 3)
+            start, end = round(to_original(float(raw.start)), 3), round(to_original(float(raw.end)), 3)
             words = (Word(text, start, end, float(np.exp(raw.avg_logprob))),)
         if options.filter_hallucinations:
             words, dropped = _filter(words, self.channel, options.hotwords)

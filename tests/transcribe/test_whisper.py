@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from callintel.options import TranscriptionOptions
-from callintel.transcribe.whisper import Transcriber, _Cleaner, speech_windows
+from callintel.transcribe.whisper import Transcriber, _Cleaner, _Packed, speech_windows
 
 
 def segment(text: str, start: float, *words: tuple[str, float, float]) -> SimpleNamespace:
@@ -31,15 +31,26 @@ def test_a_line_said_twice_stays_and_a_third_copy_is_a_loop() -> None:
 
 def test_times_are_moved_back_by_the_channel_offset_and_chinese_simplified() -> None:
     cleaner = _Cleaner(TranscriptionOptions(), "zh", channel=1)
-    cleaner.add(segment("歡迎", 305.0, ("歡迎", 305.0, 305.5), ("大家", 305.5, 306.0)), offset=300.0)
+    cleaner.add(segment("歡迎", 305.0, ("歡迎", 305.0, 305.5), ("大家", 305.5, 306.0)), lambda t: t - 300.0)
     (kept,) = cleaner.transcript(0.8).segments
     assert kept.text == "欢迎大家"
     assert [(w.start, w.end) for w in kept.words] == [(5.0, 5.5), (5.5, 6.0)]
 
 
-def test_speech_windows_merge_regions_up_to_thirty_seconds() -> None:
-    regions = [(0.0, 10.0), (12.0, 25.0), (26.0, 40.0), (41.0, 42.0)]
-    assert speech_windows(regions) == [(0.0, 25.0), (26.0, 42.0)]
+def test_speech_windows_pack_regions_up_to_thirty_seconds_cutting_long_pauses() -> None:
+    regions = [(0.0, 10.0), (13.0, 25.0), (27.0, 40.0), (41.0, 42.0)]
+    # The 3 s pause is cut to 2 s (1 s kept on each side); the 2 s and 1 s pauses are kept whole.
+    assert speech_windows(regions) == [[(0.0, 11.0), (12.0, 25.0)], [(27.0, 42.0)]]
+
+
+def test_packed_times_go_back_to_their_channel_and_original_time() -> None:
+    silence = np.zeros(100 * 16000, dtype=np.float32)
+    packed = _Packed.lay_out([silence, silence], [[(0.0, 5.0), (50.0, 55.0)], [(10.0, 12.0)]])
+    # Channel 0: 0-6 and 49-55 packed into one 12 s window; channel 1 after it.
+    assert packed.windows == [(0.0, 12.0), (12.0, 14.0)]
+    original = packed.mapper(packed.piece_at(1.0))
+    assert [original(t) for t in (1.0, 7.0, 11.0)] == [1.0, 50.0, 54.0]
+    assert packed.channel_at(13.0) == 1 and packed.mapper(packed.piece_at(13.0))(13.0) == 11.0
 
 
 class FakeWhisper:
