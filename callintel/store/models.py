@@ -23,8 +23,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
 def utcnow() -> dt.datetime:
@@ -186,6 +187,47 @@ class Transcript(Base):
     language: Mapped[str | None] = mapped_column(String(8), default=None)
     turns: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SearchTokens(TypeDecorator[list[str]]):
+    """A turn's search tokens (:mod:`callintel.store.search`), in each database's full-text form:
+    PostgreSQL keeps a ``tsvector`` (token and position, e.g. ``'比亚':1 '亚迪':2``) for its GIN
+    index; SQLite keeps the tokens space-separated, the content its FTS5 table indexes. Written,
+    never read back."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> TypeEngine[Any]:
+        return dialect.type_descriptor(TSVECTOR() if dialect.name == "postgresql" else Text())
+
+    def process_bind_param(self, value: list[str] | None, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        if dialect.name == "postgresql":
+            # Tokens are letters and digits only (no quote or backslash to escape).
+            return " ".join(f"'{token}':{min(i, 16383)}" for i, token in enumerate(value, 1))
+        return " ".join(value)
+
+    def process_result_value(self, value: Any, dialect: Any) -> list[str] | None:
+        return None if value is None else str(value).split()
+
+
+class SearchTurn(Base):
+    """One transcript turn as search finds it: written with the call's transcript (so what
+    redaction masked is never here) and deleted with the call. SQLite indexes ``tokens`` in the
+    FTS5 table ``search_fts`` (kept by triggers), PostgreSQL in a GIN index."""
+
+    __tablename__ = "search_turns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    turn: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    tokens: Mapped[list[str]] = mapped_column(SearchTokens())
 
 
 class Analysis(Base):

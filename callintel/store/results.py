@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callintel.result import AnalysisResult
-from callintel.store import outcomes
+from callintel.store import outcomes, search
 from callintel.store.events import emit
 from callintel.store.models import Analysis, Call, ScorecardRecord, TagRecord, Transcript, utcnow
 from callintel.store.policy import RedactionSettings
@@ -51,14 +51,15 @@ def store_result(
     analysis: AnalysisResult,
     policy: TagPolicy = TagPolicy(),
 ) -> None:
-    """Write an analysis of ``call`` (already redacted as its dealer asks): transcript, analysis,
-    the journey tags that ``policy`` keeps, and the outbox events (``call.analyzed``, and
-    ``customer.tags_changed`` when the customer's current tags changed). The database keeps the
-    result's JSON form (``schemas/analysis.schema.json``)."""
+    """Write an analysis of ``call`` (already redacted as its dealer asks): transcript (and what
+    search finds of it), analysis, the journey tags that ``policy`` keeps, and the outbox events
+    (``call.analyzed``, and ``customer.tags_changed`` when the customer's current tags changed).
+    The database keeps the result's JSON form (``schemas/analysis.schema.json``)."""
     now = utcnow()
     result = analysis.to_dict()
     understanding = result.get("understanding") or {}
     session.merge(Transcript(call_id=call.id, language=result.get("language"), turns=list(result["turns"])))
+    search.index_turns(session, call.id, result["turns"])
     models = {m["name"]: m["version"] for m in result.get("models", ())}
     models.update({f"understanding/{k}": v for k, v in (understanding.get("models") or {}).items()})
     session.add(
