@@ -73,6 +73,11 @@ def calls(request: Request) -> HTMLResponse:
     return _page(request, "calls.html", **_labels(request))
 
 
+@router.get("/search", response_class=HTMLResponse)
+def search(request: Request) -> HTMLResponse:
+    return _page(request, "search.html")
+
+
 @router.get("/team", response_class=HTMLResponse)
 def team(request: Request) -> HTMLResponse:
     return _page(request, "team.html")

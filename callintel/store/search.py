@@ -62,6 +62,7 @@ SNIPPET_CHARS = 100
 _RUN = re.compile(rf"(?P<cjk>[{CJK}](?:\s*[{CJK}])*)|(?P<word>[^\W_{CJK}]+)")
 _ENGLISH = re.compile(r"[a-z]+")
 _TERM = re.compile(r'"([^"]*)"|(\S+)')
+_QUOTES = str.maketrans({"“": '"', "”": '"', "＂": '"'})  # a Chinese keyboard's quotes too
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # The FTS5 table of search_turns.tokens on SQLite (migration 0006).
 _FTS = table("search_fts", column("rowid"), column("tokens"))
@@ -201,8 +202,8 @@ class Query:
 
 
 def parse_query(text: str) -> Query:
-    """The terms of ``text``: words separated by spaces, or phrases in double quotes (a quote
-    without its pair is punctuation). Punctuation, symbols and any full-text operator are not
+    """The terms of ``text``: words separated by spaces, or phrases in double quotes ("…" or
+    “…”; a quote without its pair is punctuation). Punctuation, symbols and any full-text operator are not
     searched for.
 
     Raises:
@@ -217,7 +218,7 @@ def parse_query(text: str) -> Query:
     if _CONTROL.search(text):
         raise InvalidInput("the query holds a control character (such as NUL or a line break)")
     terms = []
-    for match in _TERM.finditer(text):
+    for match in _TERM.finditer(text.translate(_QUOTES)):
         term = _term(match.group(1) if match.group(1) is not None else match.group(2))
         if term is not None:
             terms.append(term)

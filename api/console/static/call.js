@@ -22,7 +22,25 @@ async function load() {
     setTimeout(() => load().catch((e) => toast(e.message, true)), 2000);
   }
   if (!audio.src) loadAudio().catch((e) => toast(e.message, true));
-  if (call.status === "done") render();
+  if (call.status === "done") {
+    render();
+    openAtRequestedTime();
+  }
+}
+
+// A search result links here with ?t=<seconds>: show the turn said then and move the player
+// there (once the recording's length is known, or the browser would ignore the seek).
+let requestedTime = Number.parseFloat(new URLSearchParams(location.search).get("t"));
+function openAtRequestedTime() {
+  if (!Number.isFinite(requestedTime)) return;
+  const seconds = Math.max(0, requestedTime);
+  requestedTime = NaN;
+  const index = call.transcript.findIndex((turn, i, all) => seconds < (all[i + 1]?.start ?? Infinity) && seconds >= turn.start);
+  const item = document.getElementById(`turn-${Math.max(0, index)}`);
+  item?.scrollIntoView({ block: "center" });
+  item?.focus({ preventScroll: true });
+  if (audio.readyState >= HTMLMediaElement.HAVE_METADATA) seek(seconds, false);
+  else audio.addEventListener("loadedmetadata", () => seek(seconds, false), { once: true });
 }
 
 async function loadAudio() {
