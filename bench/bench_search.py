@@ -245,18 +245,28 @@ def show(report: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--calls", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=10, help="measured runs of each query (after one warm-up)")
+    parser.add_argument(
+        "--repeat", type=int, default=10, help="measured runs of each query (after one warm-up)"
+    )
     parser.add_argument("--seed", type=int, default=17)
-    parser.add_argument("--postgres-url", help="also on this PostgreSQL database (its public schema is dropped)")
+    parser.add_argument(
+        "--postgres-url", help="also on this PostgreSQL database (its public schema is dropped)"
+    )
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--json", type=Path, help="write the reports here")
     args = parser.parse_args()
     reports = []
     with tempfile.TemporaryDirectory() as folder:
         if not args.no_sqlite:
-            reports.append(run_backend("SQLite", f"sqlite:///{Path(folder) / 'bench.db'}", args.calls, args.repeat, args.seed))
+            reports.append(
+                run_backend(
+                    "SQLite", f"sqlite:///{Path(folder) / 'bench.db'}", args.calls, args.repeat, args.seed
+                )
+            )
             show(reports[-1])
         if args.postgres_url:
             reports.append(run_backend("PostgreSQL", args.postgres_url, args.calls, args.repeat, args.seed))

@@ -143,7 +143,7 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "search": "Search",
         "search_transcripts": "Search the transcripts",
         "search_words": "Words or phrase",
-        "search_placeholder": "比亚迪, 最低价, \"lowest price\"",
+        "search_placeholder": '比亚迪, 最低价, "lowest price"',
         "search_button": "Search",
         "search_help": "Every word must be in the turn; put a phrase in double quotes. "
         "Each result opens the call at that moment.",
@@ -288,7 +288,7 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "search": "搜索",
         "search_transcripts": "搜索通话内容",
         "search_words": "关键词或短语",
-        "search_placeholder": "比亚迪、最低价、\"lowest price\"",
+        "search_placeholder": '比亚迪、最低价、"lowest price"',
         "search_button": "搜索",
         "search_help": "每个词都须出现在同一句话里；短语请加双引号。点击结果即从该时刻打开通话。",
         "search_total": "第 {from}–{to} 条，共 {total} 句",

@@ -39,7 +39,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, Connection, Select, bindparam, cast, column, delete, func, insert, select, table
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    bindparam,
+    cast,
+    column,
+    delete,
+    func,
+    insert,
+    select,
+    table,
+)
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
@@ -125,7 +137,9 @@ def units(text: str) -> list[Unit]:
                 if not norm[i].isspace()
             )
         else:
-            out.append(Unit(_stem(match.group()), origin[match.start()], origin[match.end() - 1] + 1, run, False))
+            out.append(
+                Unit(_stem(match.group()), origin[match.start()], origin[match.end() - 1] + 1, run, False)
+            )
     return out
 
 
@@ -366,11 +380,13 @@ class SearchPage(BaseModel):
 
 def _matching(session: Session, query: Query) -> ColumnElement[bool]:
     if session.get_bind().dialect.name == "postgresql":
-        return SearchTurn.tokens.op("@@")(cast(bindparam("q", query.tsquery()), TSQUERY))
-    return SearchTurn.id.in_(select(_FTS.c.rowid).where(_FTS.c.tokens.op("MATCH")(query.fts5())))
+        return SearchTurn.tokens.op("@@", is_comparison=True)(cast(bindparam("q", query.tsquery()), TSQUERY))
+    return SearchTurn.id.in_(select(_FTS.c.rowid).where(_FTS.c.tokens.op("MATCH", is_comparison=True)(query.fts5())))
 
 
-def _filtered(statement: Select[Any], session: Session, who: Principal, query: Query, f: SearchFilters) -> Select[Any]:
+def _filtered(
+    statement: Select[Any], session: Session, who: Principal, query: Query, f: SearchFilters
+) -> Select[Any]:
     statement = statement.select_from(SearchTurn).join(Call, Call.id == SearchTurn.call_id)
     statement = statement.where(_matching(session, query))
     if who.dealers is not None:

@@ -38,8 +38,10 @@ function marked(snippet, highlights) {
   return parts;
 }
 
-const when = new Intl.DateTimeFormat(LANG === "zh" ? "zh-CN" : "en", {
-  dateStyle: "medium", timeStyle: "short", timeZone: TIME_ZONE, timeZoneName: "short",
+// When the call was, in the browser's time zone, with the zone shown.
+const when = new Intl.DateTimeFormat(LANG === "zh" ? "zh-CN" : "en-GB", {
+  year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+  timeZone: TIME_ZONE, timeZoneName: "short",
 });
 
 function hit(item) {
