@@ -189,13 +189,14 @@ def fuzz(
 @given(q=st.text(min_size=1, max_size=220) | st.sampled_from(AWKWARD).map(lambda s: "领克 " + s + " 08"))
 def _search_queries(client: TestClient, key: str, q: str) -> None:
     response = client.get("/v1/search", params={"q": q}, headers=auth(key))
-    assert response.status_code in (200, 422), (q, response.status_code, response.text)
+    # 400: the service's guard refuses any URL with a NUL, before the route.
+    assert response.status_code in ((200, 422) if "\x00" not in q else (400,)), (q, response.status_code)
     if response.status_code == 200:
         for hit in response.json()["items"]:
             assert all(0 <= s < e <= len(hit["snippet"]) for s, e in hit["highlights"]), hit
 
 
-def test_any_search_query_answers_200_or_422(seeded: Seeded) -> None:
+def test_any_search_query_answers_200_or_a_problem(seeded: Seeded) -> None:
     """Search with any text (FTS and tsquery syntax, SQL, quotes, NUL, surrogates, too long)."""
     with TestClient(seeded.app) as client:
         _search_queries(client, seeded.admin)
