@@ -28,7 +28,8 @@ def client(tmp_path: Path) -> TestClient:
 
 
 @pytest.mark.parametrize(
-    "page", ["/console/calls", "/console/upload", "/console/signin", "/console/calls/c1", "/console/team"]
+    "page",
+    ["/console/calls", "/console/upload", "/console/signin", "/console/calls/c1", "/console/team", "/console/search"],
 )
 def test_pages_in_both_languages(client: TestClient, page: str) -> None:
     zh = client.get(page, params={"lang": "zh"})
@@ -40,6 +41,8 @@ def test_pages_in_both_languages(client: TestClient, page: str) -> None:
     # Every form control has a label: a <label for> of its id, an enclosing <label>, or aria-label.
     for match in re.finditer(r"<(input|select)\b([^>]*)>", en.text):
         attributes = match.group(2)
+        if 'type="hidden"' in attributes:  # not a control anyone sees or fills in
+            continue
         ident = re.search(r'id="([^"]+)"', attributes)
         labelled = "aria-label=" in attributes or (ident and f'for="{ident.group(1)}"' in en.text)
         enclosed = en.text.rfind("<label", 0, match.start()) > en.text.rfind("</label>", 0, match.start())
