@@ -35,7 +35,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -381,12 +381,16 @@ class SearchPage(BaseModel):
 def _matching(session: Session, query: Query) -> ColumnElement[bool]:
     if session.get_bind().dialect.name == "postgresql":
         return SearchTurn.tokens.op("@@", is_comparison=True)(cast(bindparam("q", query.tsquery()), TSQUERY))
-    return SearchTurn.id.in_(select(_FTS.c.rowid).where(_FTS.c.tokens.op("MATCH", is_comparison=True)(query.fts5())))
+    matches = _FTS.c.tokens.op("MATCH", is_comparison=True)(query.fts5())
+    return SearchTurn.id.in_(select(_FTS.c.rowid).where(matches))
+
+
+_Statement = TypeVar("_Statement", bound=Select[*tuple[Any, ...]])
 
 
 def _filtered(
-    statement: Select[Any], session: Session, who: Principal, query: Query, f: SearchFilters
-) -> Select[Any]:
+    statement: _Statement, session: Session, who: Principal, query: Query, f: SearchFilters
+) -> _Statement:
     statement = statement.select_from(SearchTurn).join(Call, Call.id == SearchTurn.call_id)
     statement = statement.where(_matching(session, query))
     if who.dealers is not None:
@@ -439,19 +443,21 @@ def search(
     for turn, dealer, scenario, grade, called_at in rows:
         shown, marks = snippet(turn.text, highlights(turn.text, query))
         items.append(
-            SearchHit(
-                call_id=turn.call_id,
-                turn=turn.turn,
-                start=turn.start,
-                end=turn.end,
-                role=turn.role if turn.role in ("sales", "customer") else None,
-                snippet=shown,
-                highlights=marks,
-                dealer=dealer,
-                scenario=scenario,
-                grade=grade,
-                called_at=called_at,
-                link=f"/console/calls/{turn.call_id}?t={round(turn.start, 2):g}",
+            SearchHit.model_validate(
+                {
+                    "call_id": turn.call_id,
+                    "turn": turn.turn,
+                    "start": turn.start,
+                    "end": turn.end,
+                    "role": turn.role if turn.role in ("sales", "customer") else None,
+                    "snippet": shown,
+                    "highlights": marks,
+                    "dealer": dealer,
+                    "scenario": scenario,
+                    "grade": grade,
+                    "called_at": called_at,
+                    "link": f"/console/calls/{turn.call_id}?t={round(turn.start, 2):g}",
+                }
             )
         )
     return SearchPage(query=text, items=items, total=total, limit=limit, offset=offset)

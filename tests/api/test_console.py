@@ -29,7 +29,14 @@ def client(tmp_path: Path) -> TestClient:
 
 @pytest.mark.parametrize(
     "page",
-    ["/console/calls", "/console/upload", "/console/signin", "/console/calls/c1", "/console/team", "/console/search"],
+    [
+        "/console/calls",
+        "/console/upload",
+        "/console/signin",
+        "/console/calls/c1",
+        "/console/team",
+        "/console/search",
+    ],
 )
 def test_pages_in_both_languages(client: TestClient, page: str) -> None:
     zh = client.get(page, params={"lang": "zh"})
