@@ -51,6 +51,7 @@ DEALERS = [f"d{i}" for i in range(1, 6)]
 EVERY_DEALER = Principal("bench", "qa", None)
 ONE_DEALER = Principal("bench", "qa", frozenset({"d1"}))
 NOV = (dt.date(2026, 11, 1), dt.date(2026, 11, 30))
+H1 = (dt.date(2026, 1, 1), dt.date(2026, 6, 30))
 
 
 @dataclass(frozen=True)
@@ -76,13 +77,13 @@ CASES = [
     Case("最低价"),
     Case("预算"),
     Case("试驾"),
-    Case("汉"),
+    Case("车"),  # one character, in most Mandarin turns: the widest prefix
     Case("以旧换新补贴"),
     Case("零跑C10"),
     Case("电池安全"),
     Case("分期", SearchFilters(role="customer")),
     Case("现金优惠", SearchFilters(scenario="showroom")),
-    Case("小米SU7", SearchFilters(grades=("H", "A"))),
+    Case("小米", SearchFilters(grades=("H", "A"))),
     Case("落地价", SearchFilters(since=NOV[0], until=NOV[1])),
     Case("预算", SearchFilters(role="customer"), ONE_DEALER),
     Case("price"),
@@ -90,7 +91,7 @@ CASES = [
     Case("monthly payments"),
     Case('"trade in"', SearchFilters(role="customer")),
     Case("financing", SearchFilters(role="sales", scenario="inbound_call")),
-    Case("wechat", SearchFilters(grades=("H",), since=NOV[0], until=NOV[1])),
+    Case("wechat", SearchFilters(grades=("H",), since=H1[0], until=H1[1])),
     Case("budget", SearchFilters(), ONE_DEALER),
 ]
 
