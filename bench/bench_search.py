@@ -120,7 +120,9 @@ def fill(db: Database, calls: int, seed: int) -> tuple[int, float]:
             session.execute(insert(Call), [b["call"] for b in batch])
             session.execute(insert(Transcript), [b["transcript"] for b in batch])
             for b in batch:
-                search.index_turns(session, b["call"]["id"], b["transcript"]["turns"])
+                c = b["call"]
+                call = search.IndexedCall(c["id"], c["dealer_id"], c["scenario"], c["recorded_at"])
+                search.index_turns(session, call, b["transcript"]["turns"])
         batch.clear()
 
     for i, dialogue in enumerate(generate("train", calls, seed=seed)):

@@ -222,6 +222,10 @@ class SearchTurn(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    # The call's, copied (they never change): search filters and sorts on them without a join.
+    dealer_id: Mapped[str] = mapped_column(String(64))
+    scenario: Mapped[str] = mapped_column(String(32))
+    called_at: Mapped[dt.datetime] = mapped_column()  # recorded, else uploaded
     turn: Mapped[int] = mapped_column(Integer)
     role: Mapped[str] = mapped_column(String(16))
     start: Mapped[float] = mapped_column(Float)

@@ -59,7 +59,7 @@ def store_result(
     result = analysis.to_dict()
     understanding = result.get("understanding") or {}
     session.merge(Transcript(call_id=call.id, language=result.get("language"), turns=list(result["turns"])))
-    search.index_turns(session, call.id, result["turns"])
+    search.index_turns(session, search.IndexedCall.of(call), result["turns"])
     models = {m["name"]: m["version"] for m in result.get("models", ())}
     models.update({f"understanding/{k}": v for k, v in (understanding.get("models") or {}).items()})
     session.add(

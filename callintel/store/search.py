@@ -57,7 +57,7 @@ from sqlalchemy.orm import Session
 
 from callintel.domain import Grade, Role, Scenario
 from callintel.errors import InvalidInput
-from callintel.store.calls import call_day, day_bounds
+from callintel.store.calls import day_bounds
 from callintel.store.keys import Principal
 from callintel.store.models import Call, SearchTurn
 from callintel.text import CJK, canonical
@@ -309,13 +309,31 @@ def snippet(
 # --- the index -----------------------------------------------------------------------------------
 
 
-def index_turns(session: Session | Connection, call_id: str, turns: Iterable[dict[str, Any]]) -> None:
-    """Make ``turns`` (a stored transcript's, as JSON) what search finds of the call, replacing
+@dataclass(frozen=True)
+class IndexedCall:
+    """What each turn row keeps of its call, for the filters and the order that need no join:
+    none of it changes once the call is uploaded."""
+
+    id: str
+    dealer_id: str
+    scenario: str
+    called_at: dt.datetime  # recorded, else uploaded
+
+    @classmethod
+    def of(cls, call: Call) -> IndexedCall:
+        return cls(call.id, call.dealer_id, call.scenario, call.recorded_at or call.created_at)
+
+
+def index_turns(session: Session | Connection, call: IndexedCall, turns: Iterable[dict[str, Any]]) -> None:
+    """Make ``turns`` (a stored transcript's, as JSON) what search finds of ``call``, replacing
     what it found before (a re-analysis, a redacted transcript)."""
-    session.execute(delete(SearchTurn).where(SearchTurn.call_id == call_id))
+    session.execute(delete(SearchTurn).where(SearchTurn.call_id == call.id))
     rows = [
         {
-            "call_id": call_id,
+            "call_id": call.id,
+            "dealer_id": call.dealer_id,
+            "scenario": call.scenario,
+            "called_at": call.called_at,
             "turn": index,
             "role": str(turn.get("role") or ""),
             "start": float(turn.get("start") or 0.0),
@@ -391,23 +409,26 @@ _Statement = TypeVar("_Statement", bound=Select[*tuple[Any, ...]])
 def _filtered(
     statement: _Statement, session: Session, who: Principal, query: Query, f: SearchFilters
 ) -> _Statement:
-    statement = statement.select_from(SearchTurn).join(Call, Call.id == SearchTurn.call_id)
-    statement = statement.where(_matching(session, query))
+    # The dealer, scenario and day are the turn row's own, so the full-text match drives the
+    # query: SQLite's planner, given an index on calls.dealer_id, would look every hit up again
+    # for each of the dealer's calls (seconds on 10,000 calls).
+    statement = statement.select_from(SearchTurn).where(_matching(session, query))
     if who.dealers is not None:
-        statement = statement.where(Call.dealer_id.in_(sorted(who.dealers)))
+        statement = statement.where(SearchTurn.dealer_id.in_(sorted(who.dealers)))
     if f.dealer is not None:
-        statement = statement.where(Call.dealer_id == f.dealer)
+        statement = statement.where(SearchTurn.dealer_id == f.dealer)
     if f.role is not None:
         statement = statement.where(SearchTurn.role == f.role)
     if f.scenario is not None:
-        statement = statement.where(Call.scenario == f.scenario)
-    if f.grades:
-        statement = statement.where(Call.grade.in_(f.grades))
+        statement = statement.where(SearchTurn.scenario == f.scenario)
     start, end = day_bounds(f.since, f.until, f.zone)
     if start is not None:
-        statement = statement.where(call_day() >= start)
+        statement = statement.where(SearchTurn.called_at >= start)
     if end is not None:
-        statement = statement.where(call_day() < end)
+        statement = statement.where(SearchTurn.called_at < end)
+    if f.grades:  # QA may change a grade: the call's own, read where it is kept
+        graded = select(Call.id).where(Call.id == SearchTurn.call_id, Call.grade.in_(f.grades))
+        statement = statement.where(graded.exists())
     return statement
 
 
@@ -427,20 +448,19 @@ def search(
     """
     query = parse_query(text)
     total = session.scalar(_filtered(select(func.count(SearchTurn.id)), session, who, query, filters)) or 0
-    rows = session.execute(
-        _filtered(
-            select(SearchTurn, Call.dealer_id, Call.scenario, Call.grade, call_day().label("called_at")),
-            session,
-            who,
-            query,
-            filters,
-        )
-        .order_by(call_day().desc(), Call.id, SearchTurn.turn)
+    turns = session.scalars(
+        _filtered(select(SearchTurn), session, who, query, filters)
+        .order_by(SearchTurn.called_at.desc(), SearchTurn.call_id, SearchTurn.turn)
         .limit(limit)
         .offset(offset)
     ).all()
+    grades = dict(
+        session.execute(select(Call.id, Call.grade).where(Call.id.in_(sorted({t.call_id for t in turns}))))
+        .tuples()
+        .all()
+    )
     items = []
-    for turn, dealer, scenario, grade, called_at in rows:
+    for turn in turns:
         shown, marks = snippet(turn.text, highlights(turn.text, query))
         items.append(
             SearchHit.model_validate(
@@ -452,10 +472,10 @@ def search(
                     "role": turn.role if turn.role in ("sales", "customer") else None,
                     "snippet": shown,
                     "highlights": marks,
-                    "dealer": dealer,
-                    "scenario": scenario,
-                    "grade": grade,
-                    "called_at": called_at,
+                    "dealer": turn.dealer_id,
+                    "scenario": turn.scenario,
+                    "grade": grades.get(turn.call_id),
+                    "called_at": turn.called_at,
                     "link": f"/console/calls/{turn.call_id}?t={round(turn.start, 2):g}",
                 }
             )

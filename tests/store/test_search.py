@@ -342,7 +342,8 @@ def test_transcripts_stored_before_the_index_are_indexed_by_the_migration(tmp_pa
         connection.execute(
             text(
                 "INSERT INTO calls (id, dealer_id, scenario, channel_layout, status, created_at, updated_at) "
-                "VALUES ('c1', 'd1', 'showroom', 'auto', 'done', '2026-11-01', '2026-11-01')"
+                "VALUES ('c1', 'd1', 'showroom', 'auto', 'done', '2026-11-01 09:30:00.000000', "
+                "'2026-11-01 09:30:00.000000')"
             )
         )
         connection.execute(
@@ -357,7 +358,8 @@ def test_transcripts_stored_before_the_index_are_indexed_by_the_migration(tmp_pa
     with database.session() as session:
         page = search.search(session, Principal("k", "qa", frozenset({"d1"})), "比亚迪")
     database.dispose()
-    assert [(h.call_id, h.turn, h.start) for h in page.items] == [("c1", 0, 1.0)]
+    assert [(h.call_id, h.turn, h.start, h.dealer) for h in page.items] == [("c1", 0, 1.0, "d1")]
+    assert page.items[0].called_at == dt.datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
 
 
 # --- tokens and snippets, without a database ------------------------------------------------------

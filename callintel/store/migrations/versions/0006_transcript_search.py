@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import TSVECTOR
 
+from callintel.store.models import UTCDateTime
+
 revision = "0006"
 down_revision = "0004"
 branch_labels = None
@@ -42,6 +44,9 @@ def upgrade() -> None:
         "search_turns",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("call_id", sa.String(length=32), nullable=False),
+        sa.Column("dealer_id", sa.String(length=64), nullable=False),
+        sa.Column("scenario", sa.String(length=32), nullable=False),
+        sa.Column("called_at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("turn", sa.Integer(), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("start", sa.Float(), nullable=False),
@@ -62,12 +67,28 @@ def upgrade() -> None:
 
 def _backfill() -> None:
     """Index the transcripts stored before this revision."""
-    from callintel.store.search import index_turns
+    from callintel.store.search import IndexedCall, index_turns
 
     bind = op.get_bind()
     transcripts = sa.table("transcripts", sa.column("call_id", sa.String), sa.column("turns", sa.JSON))
-    for call_id, turns in bind.execute(sa.select(transcripts.c.call_id, transcripts.c.turns)).all():
-        index_turns(bind, call_id, turns or [])
+    calls = sa.table(
+        "calls",
+        sa.column("id", sa.String),
+        sa.column("dealer_id", sa.String),
+        sa.column("scenario", sa.String),
+        sa.column("recorded_at", UTCDateTime()),
+        sa.column("created_at", UTCDateTime()),
+    )
+    stored = sa.select(
+        calls.c.id,
+        calls.c.dealer_id,
+        calls.c.scenario,
+        calls.c.recorded_at,
+        calls.c.created_at,
+        transcripts.c.turns,
+    ).join(transcripts, transcripts.c.call_id == calls.c.id)
+    for call_id, dealer_id, scenario, recorded_at, created_at, turns in bind.execute(stored).all():
+        index_turns(bind, IndexedCall(call_id, dealer_id, scenario, recorded_at or created_at), turns or [])
 
 
 def downgrade() -> None:
