@@ -7,6 +7,7 @@ read and write, so one dealer's key never reaches another dealer's calls.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from typing import Any
 
@@ -26,6 +27,24 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+# SQLite's FTS5 table of search_turns (migration 0006) and the shadow tables FTS5 keeps for it:
+# not described by these models, so Alembic's comparison and autogenerate leave them alone.
+_FULL_TEXT_TABLES = re.compile(r"search_fts(_(data|idx|content|docsize|config))?")
+
+
+POSTGRES_ONLY_INDEXES = frozenset({"ix_search_turns_tokens"})
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic's ``include_name``: whether the models describe this database object."""
+    return not (type_ == "table" and name is not None and _FULL_TEXT_TABLES.fullmatch(name))
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic's ``include_object``: an index the models declare for PostgreSQL only (``ddl_if``,
+    which Alembic does not read) is compared where the database has it, not missed elsewhere."""
+    return not (type_ == "index" and name in POSTGRES_ONLY_INDEXES and not reflected and compare_to is None)
 
 
 def utcnow() -> dt.datetime:
@@ -219,6 +238,9 @@ class SearchTurn(Base):
     FTS5 table ``search_fts`` (kept by triggers), PostgreSQL in a GIN index."""
 
     __tablename__ = "search_turns"
+    __table_args__ = (
+        Index("ix_search_turns_tokens", "tokens", postgresql_using="gin").ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)

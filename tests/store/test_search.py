@@ -331,6 +331,25 @@ def test_operators_are_searched_as_words(searcher: Searcher) -> None:
     assert searcher.hits("(price") == [(2, 0)]
 
 
+def test_the_full_text_index_is_the_databases_own(db: Database) -> None:
+    with db.engine.connect() as connection:
+        if db.url.startswith("sqlite"):
+            sql = connection.execute(
+                text("SELECT sql FROM sqlite_master WHERE name = 'search_fts'")
+            ).scalar_one()
+            assert "USING fts5" in sql
+        else:
+            sql = connection.execute(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_search_turns_tokens'")
+            ).scalar_one()
+            assert "USING gin (tokens)" in sql
+            kind = (
+                "SELECT data_type FROM information_schema.columns "
+                "WHERE table_name = 'search_turns' AND column_name = 'tokens'"
+            )
+            assert connection.execute(text(kind)).scalar_one() == "tsvector"
+
+
 def test_transcripts_stored_before_the_index_are_indexed_by_the_migration(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     upgrade(url, "0004")
