@@ -4,9 +4,9 @@
   upload a real Mandarin recording with its scenario metadata, wait for the analysis, open the
   call, play and seek, correct a checkpoint, reload and see the correction; a screenshot of the
   call page is saved.
-* Accessibility basics on every console page (sign-in, calls, upload, an analysed call, team)
-  in both languages, with a stand-in analysis so that they run in seconds: every control has
-  an accessible name and none sits inside another, charts are named images (or groups) or
+* Accessibility basics on every console page (sign-in, calls, upload, an analysed call, team,
+  search) in both languages, with a stand-in analysis so that they run in seconds: every control
+  has an accessible name and none sits inside another, charts are named images (or groups) or
   hidden, the page's language, one h1, one main landmark; Tab from the top reaches every
   control in document order with a visible focus and comes round again (no trap); the call
   page's keyboard shortcuts work from the keyboard alone.
@@ -41,7 +41,7 @@ pytest_plugins = ["tests.browser"]
 pytestmark = pytest.mark.browser
 
 LANGS = ("en", "zh")
-PAGES = ("signin", "calls", "upload", "call", "team")
+PAGES = ("signin", "calls", "upload", "call", "team", "search")
 # The two Mandarin recordings of shared/data (README there): two different speakers.
 MANDARIN = ("zh_aishell_BAC009S0724W0121.wav", "zh_funasr_asr_example.wav")
 ANALYSIS_TIMEOUT_S = 240
@@ -322,6 +322,9 @@ def open_page(page: BrowserPage, console: Console, name: str, lang: str, call_id
         page.goto(f"{console.base}/console/team?lang={lang}")
         expect(page.locator("#people tbody tr").first).to_be_visible()
         expect(page.locator("#chart svg")).to_be_visible()
+    elif name == "search":
+        page.goto(f"{console.base}/console/search?lang={lang}&q=%E9%A2%86%E5%85%8B")  # 领克
+        expect(page.locator("#hits li mark").first).to_have_text("领克")
     else:
         page.goto(f"{console.base}/console/calls/{call_id or console.call_id}?lang={lang}")
         expect(page.locator("#score")).to_have_text("80/100")
