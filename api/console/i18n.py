@@ -147,7 +147,7 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "search_button": "Search",
         "search_help": "Every word must be in the turn; put a phrase in double quotes. "
         "Each result opens the call at that moment.",
-        "search_total": "{from}–{to} of {total} turns",
+        "search_total": "Turns {from}–{to} of {total}",
         "search_invalid": "Type words, numbers or Chinese characters to search for (at most 200 characters).",
         "said_by": "Said by",
         "anyone": "anyone",

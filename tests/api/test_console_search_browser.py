@@ -51,7 +51,7 @@ TEXT = {
         "sales": "Salesperson",
         "customer": "Customer",
         "anyone": "anyone",
-        "total": "1–1 of 1 turns",
+        "total": "Turns 1–1 of 1",
         "at": "at 0:03",
         "none": "No turn says this.",
         "invalid": "Type words, numbers or Chinese characters to search for (at most 200 characters).",
@@ -112,6 +112,8 @@ def test_search_from_the_calls_list_and_open_the_call_at_that_moment(
     expect(hit.locator(".meta")).to_contain_text(text["customer"])
     expect(hit.locator(".meta")).to_contain_text("d1")
     expect(hit.locator(".meta")).to_contain_text(re.compile(r"GMT\+8|CST|UTC\+8"))  # the zone is shown
+    if lang == "en":
+        expect(hit.locator(".meta")).to_contain_text(re.compile(r"\d{1,2} [A-Z][a-z]{2} 20\d\d"))
     expect(page.locator("#search-total")).to_have_text(text["total"])
 
     # Who said it: the salesperson never said 比亚迪.

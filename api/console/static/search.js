@@ -40,7 +40,7 @@ function marked(snippet, highlights) {
 
 // When the call was, in the browser's time zone, with the zone shown.
 const when = new Intl.DateTimeFormat(LANG === "zh" ? "zh-CN" : "en-GB", {
-  year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+  year: "numeric", month: LANG === "zh" ? "2-digit" : "short", day: "numeric", hour: "2-digit", minute: "2-digit",
   timeZone: TIME_ZONE, timeZoneName: "short",
 });
 
