@@ -8,13 +8,14 @@ Split like a transformers pipeline: ``preprocess`` (tokenise all turns of the ca
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import json
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -114,22 +115,17 @@ class Understander:
                 directory,
             )
         tasks = REQUIRED_TASKS + (("sentiment",) if has_sentiment else ())
-        self.tokenizers = {t: AutoTokenizer.from_pretrained(directory / t) for t in tasks}
-        self.script = (
-            AutoModelForSequenceClassification.from_pretrained(directory / "script").to(self.device).eval()
-        )
-        self.attributes = (
-            AutoModelForTokenClassification.from_pretrained(directory / "attributes").to(self.device).eval()
-        )
-        self.intent = (
-            AutoModelForSequenceClassification.from_pretrained(directory / "intent").to(self.device).eval()
-        )
+        with _quiet_loading():
+
+            def load(auto: Any, task: str) -> Any:
+                return auto.from_pretrained(directory / task).to(self.device).eval()
+
+            self.tokenizers = {t: AutoTokenizer.from_pretrained(directory / t) for t in tasks}
+            self.script = load(AutoModelForSequenceClassification, "script")
+            self.attributes = load(AutoModelForTokenClassification, "attributes")
+            self.intent = load(AutoModelForSequenceClassification, "intent")
+            self.sentiment = load(AutoModelForSequenceClassification, "sentiment") if has_sentiment else None
         self.temperature = float(getattr(self.intent.config, "calibration_temperature", 1.0))
-        self.sentiment = (
-            AutoModelForSequenceClassification.from_pretrained(directory / "sentiment").to(self.device).eval()
-            if has_sentiment
-            else None
-        )
         self.gazetteer = Gazetteer.from_models_dir(models_dir)
         self.scorecards = load_scorecards(models_dir)
         self._scorers: dict[str, Scorer] = {}  # by scorecard content (see scorer())
@@ -498,3 +494,18 @@ def make_tags(
         p = 1.0 if violation.matched is not None else round(float(violation.confidence), 4)
         tags.append(Tag("violation", violation.type, p))
     return tuple(tags)
+
+
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """transformers' "Loading weights" progress bars off while the models load (a service's log
+    and the command line's output are no place for them), as they were after."""
+    from transformers.utils import logging as transformers_logging
+
+    enabled = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            transformers_logging.enable_progress_bar()
