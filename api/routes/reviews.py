@@ -23,5 +23,7 @@ router = APIRouter(prefix="/v1", tags=["calls"])
 def review(
     call_id: str, who: QaDep, session: SessionDep, body: Annotated[ReviewIn, Body()]
 ) -> RecordedReview:
-    """Record a QA review of a call."""
-    return add_review(session, who, call_id, Corrections.parse(body.model_dump()))
+    """Record a QA review of a call; its reviewer is this key's name. QA's corrections become the
+    call's effective result (`GET /v1/calls/{id}`), its journey tags, and a `call.reviewed` event."""
+    corrections = Corrections.parse(body.model_dump(exclude={"complete"}))
+    return add_review(session, who, call_id, corrections, complete=body.complete)

@@ -58,7 +58,6 @@ from callintel.understand.types import (
     CallToUnderstand,
     CallTurn,
     IntentResult,
-    ScorecardResult,
     TurnSentiment,
     Understanding,
     UnderstandingModels,

@@ -71,7 +71,9 @@ def attribute_tags(key: str, item: AttributeValue, confidence: float) -> list[Ta
         if low is None and high is None:
             return []
         band = budget_band(
-            None if low is None else int(low), None if high is None else int(high), budget.get("currency", "CNY")
+            None if low is None else int(low),
+            None if high is None else int(high),
+            budget.get("currency", "CNY"),
         )
         return [Tag(tag_key, band, confidence)]
     if key == "purchase_timeline_days":
