@@ -511,7 +511,7 @@ def call_detail(session: Session, who: Principal, call_id: str) -> CallDetail:
                 "intent": analysis.intent,
                 "tags": [
                     {"key": t.key, "value": t.value, "confidence": t.confidence}
-                    for t in model_tags(session, call.id)
+                    for t in model_tags(session, call.id, analysis.id)
                 ],
             },
         }

@@ -207,9 +207,9 @@ class TagRecord(Base):
 
     ``source`` is ``model`` (an analysis gave it) or ``review`` (QA's correction gave it, by
     ``reviewer`` at ``created_at``). ``as_of`` places it on the journey: the time of the analysis
-    it belongs to, so a review's tags stand where the call's analysis stood. ``superseded_at``
-    marks a tag that is no longer the call's (QA corrected it, or the call was analysed again):
-    it stays in the history and is never current."""
+    it belongs to (``analysis_id``), so a review's tags stand where the call's analysis stood.
+    ``superseded_at`` marks a tag that is no longer the call's (QA corrected it, or the call was
+    analysed again): it stays in the history and is never current."""
 
     __tablename__ = "tags"
     __table_args__ = (Index("ix_tags_customer_key", "customer_id", "key", "created_at"),)
@@ -224,6 +224,7 @@ class TagRecord(Base):
     model_version: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     source: Mapped[str] = mapped_column(String(16), default="model")  # model|review
+    analysis_id: Mapped[str | None] = mapped_column(String(32), default=None)  # the analysis it belongs to
     reviewer: Mapped[str | None] = mapped_column(String(200), default=None)
     as_of: Mapped[dt.datetime] = mapped_column(default=utcnow)
     superseded_at: Mapped[dt.datetime | None] = mapped_column(default=None)

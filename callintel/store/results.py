@@ -21,7 +21,16 @@ from callintel.store import outcomes
 from callintel.store.effective import CallTag, ReviewEntry, effective, reviewed_tags
 from callintel.store.events import emit
 from callintel.store.export import merge_reviews
-from callintel.store.models import Analysis, Call, Review, ScorecardRecord, TagRecord, Transcript, utcnow
+from callintel.store.models import (
+    Analysis,
+    Call,
+    Review,
+    ScorecardRecord,
+    TagRecord,
+    Transcript,
+    new_id,
+    utcnow,
+)
 from callintel.store.policy import RedactionSettings
 from callintel.store.redact import RedactedSpan, redact_json, redact_turns
 from callintel.understand.scoring import Scorecard, parse_scorecard
@@ -69,18 +78,18 @@ def store_result(
     session.merge(Transcript(call_id=call.id, language=result.get("language"), turns=list(result["turns"])))
     models = {m["name"]: m["version"] for m in result.get("models", ())}
     models.update({f"understanding/{k}": v for k, v in (understanding.get("models") or {}).items()})
-    session.add(
-        Analysis(
-            call_id=call.id,
-            scorecard=understanding.get("scorecard"),
-            attributes=understanding.get("attributes"),
-            intent=understanding.get("intent"),
-            metrics=result.get("metrics"),
-            models=models,
-            result=dict(result),
-            created_at=now,
-        )
+    stored = Analysis(
+        id=new_id(),
+        call_id=call.id,
+        scorecard=understanding.get("scorecard"),
+        attributes=understanding.get("attributes"),
+        intent=understanding.get("intent"),
+        metrics=result.get("metrics"),
+        models=models,
+        result=dict(result),
+        created_at=now,
     )
+    session.add(stored)
     version = ", ".join(str(v) for k, v in sorted(models.items()) if k.startswith("understanding/"))[:100]
     before = current_customer_tags(session, call.customer_id)
     for old in call_tags(session, call.id):
@@ -97,6 +106,7 @@ def store_result(
             model_version=version,
             created_at=now,
             as_of=now,
+            analysis_id=stored.id,
         )
         for tag in kept
     )
@@ -115,7 +125,7 @@ def store_result(
     )
     if reviews:
         model_tags = [CallTag(t["key"], str(t["value"])[:400], float(t["confidence"])) for t in kept]
-        sync_call_tags(session, call, reviewed_tags(model_tags, view, reviews), now, now)
+        sync_call_tags(session, call, reviewed_tags(model_tags, view, reviews), stored.id, now, now)
     records = call_tags(session, call.id)
     customer = call.customer.external_id if call.customer else None
     emit(
@@ -185,11 +195,16 @@ def call_tags(session: Session, call_id: str) -> list[TagRecord]:
 
 
 def sync_call_tags(
-    session: Session, call: Call, wanted: Sequence[CallTag], as_of: dt.datetime, now: dt.datetime
+    session: Session,
+    call: Call,
+    wanted: Sequence[CallTag],
+    analysis_id: str,
+    as_of: dt.datetime,
+    now: dt.datetime,
 ) -> None:
-    """Make the call's current tags ``wanted``: a current tag that is not wanted (or belongs to
-    an older analysis than ``as_of``) is superseded, a wanted one that is missing is added at
-    ``as_of``. A tag kept as it was keeps its source, reviewer and time."""
+    """Make the call's current tags ``wanted``, those of its analysis ``analysis_id``: a current
+    tag that is not wanted (or belongs to another analysis) is superseded, a wanted one that is
+    missing is added at ``as_of``. A tag kept as it was keeps its source, reviewer and time."""
     missing = list(wanted)
     for record in call_tags(session, call.id):
         same = next(
@@ -200,7 +215,7 @@ def sync_call_tags(
             ),
             None,
         )
-        if same is None or record.as_of != as_of:
+        if same is None or record.analysis_id != analysis_id:
             record.superseded_at = now
         else:
             missing.remove(same)
@@ -217,6 +232,7 @@ def sync_call_tags(
             source=tag.source,
             reviewer=tag.reviewer,
             as_of=as_of,
+            analysis_id=analysis_id,
         )
         for tag in missing
     )

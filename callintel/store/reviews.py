@@ -171,12 +171,10 @@ def add_review(
     reviews = review_entries(session, call.id)
     merged = merge_reviews(r.corrections for r in reviews)
     view = effective(None, analysis.scorecard, analysis.attributes, analysis.intent, merged)
-    model = [
-        CallTag(t.key, t.value, t.confidence)
-        for t in model_tags(session, call.id)
-        if t.as_of == analysis.created_at
-    ]
-    sync_call_tags(session, call, reviewed_tags(model, view, reviews), analysis.created_at, now)
+    model = model_tags(session, call.id, analysis.id)
+    as_of = model[0].as_of if model else analysis.created_at
+    wanted = reviewed_tags([CallTag(t.key, t.value, t.confidence) for t in model], view, reviews)
+    sync_call_tags(session, call, wanted, analysis.id, as_of, now)
     summary = merged_view(session, call.id, view.review_attributes)
     emit(
         session,
@@ -224,17 +222,19 @@ def newest_analysis(session: Session, call_id: str) -> Analysis | None:
     ).first()
 
 
-def model_tags(session: Session, call_id: str) -> list[TagRecord]:
-    """The model's tags of the call's newest analysis (those QA superseded too)."""
-    rows = list(
+def model_tags(session: Session, call_id: str, analysis_id: str) -> list[TagRecord]:
+    """The journey tags the model gave in the call's analysis ``analysis_id`` (those QA superseded too)."""
+    return list(
         session.scalars(
             select(TagRecord)
-            .where(TagRecord.call_id == call_id, TagRecord.source == "model")
+            .where(
+                TagRecord.call_id == call_id,
+                TagRecord.analysis_id == analysis_id,
+                TagRecord.source == "model",
+            )
             .order_by(TagRecord.as_of, TagRecord.created_at, TagRecord.id)
         )
     )
-    newest = max((r.as_of for r in rows), default=None)
-    return [r for r in rows if r.as_of == newest]
 
 
 def merged_view(
