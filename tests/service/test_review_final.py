@@ -4,6 +4,7 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import time
 import wave
 from pathlib import Path
@@ -147,6 +148,14 @@ CORRECTIONS = {
     "note": "客户已到店，试驾领克09",
     "complete": True,
 }
+
+
+def events(db: Database) -> list[tuple[str, dict[str, Any]]]:
+    """The outbox's events (type, payload) in seq order."""
+    rows = sorted(iter_rows(db, "events"), key=lambda r: r["seq"])
+    return [
+        (r["type"], json.loads(r["payload"]) if isinstance(r["payload"], str) else r["payload"]) for r in rows
+    ]
 
 
 def tag_set(tags: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
@@ -318,7 +327,7 @@ def test_a_review_emits_signed_events_the_crm_receives(service: Service, db: Dat
 def test_a_review_that_changes_no_current_tag_sends_no_tags_changed(service: Service) -> None:
     call_id = service.call()
     assert service.review(call_id, {"note": "听过了", "complete": True}).status_code == 201
-    types = [r["type"] for r in iter_rows(service.db, "events")]
+    types = [kind for kind, _ in events(service.db)]
     assert types == ["call.analyzed", "customer.tags_changed", "call.reviewed"]
 
 
@@ -338,7 +347,7 @@ def test_re_analysis_keeps_qa_s_corrections_on_top(service: Service) -> None:
     assert len([t for t in view["tags"] if t["key"] == "intent_grade"]) == 1  # the old analysis's are gone
     current = {(t["key"], t["value"]) for t in service.journey()["current_tags"]}
     assert ("intent_grade", "A") in current and ("intent_grade", "B") not in current
-    analyzed = [dict(r["payload"]) for r in iter_rows(service.db, "events") if r["type"] == "call.analyzed"]
+    analyzed = [payload for kind, payload in events(service.db) if kind == "call.analyzed"]
     assert analyzed[-1]["intent"]["grade"] == "A" and analyzed[-1]["reviewed"] is True
     assert analyzed[-1]["score"] == view["score"]
 
@@ -348,7 +357,7 @@ def test_another_dealer_s_key_can_neither_review_nor_see(service: Service) -> No
     assert service.review(call_id, CORRECTIONS, service.qa_other).status_code == 404
     assert service.client.get(f"/v1/calls/{call_id}", headers=auth(service.qa_other)).status_code == 404
     assert list(iter_rows(service.db, "reviews")) == []
-    assert "call.reviewed" not in [r["type"] for r in iter_rows(service.db, "events")]
+    assert "call.reviewed" not in [kind for kind, _ in events(service.db)]
     assert service.view(call_id)["grade"] == "B"
     # A crm key may read the reviewed call but not review it.
     assert service.review(call_id, CORRECTIONS, service.crm).status_code == 403
