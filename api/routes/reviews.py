@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body
 from api.deps import QaDep, SessionDep
 from api.models import ReviewIn
 from api.problems import documented
-from callintel.store.reviews import Corrections, RecordedReview, add_review
+from callintel.store.reviews import RecordedReview, add_review
 
 router = APIRouter(prefix="/v1", tags=["calls"])
 
@@ -25,5 +25,4 @@ def review(
 ) -> RecordedReview:
     """Record a QA review of a call; its reviewer is this key's name. QA's corrections become the
     call's effective result (`GET /v1/calls/{id}`), its journey tags, and a `call.reviewed` event."""
-    corrections = Corrections.parse(body.model_dump(exclude={"complete"}))
-    return add_review(session, who, call_id, corrections, complete=body.complete)
+    return add_review(session, who, call_id, body.model_dump(exclude={"complete"}), complete=body.complete)

@@ -61,15 +61,16 @@ class Corrections(BaseModel):
     note: str = Field(default="", max_length=2000)
 
     @classmethod
-    def parse(cls, data: Mapping[str, Any]) -> Corrections:
+    def parse(cls, data: Mapping[str, Any], checkpoints: Sequence[str] = CHECKPOINTS) -> Corrections:
         """Corrections as a review's body gives them (each part in its JSON form), checked: every
-        checkpoint, violation and attribute known, every attribute value in DOMAIN.md's form.
+        checkpoint (of ``checkpoints``: DOMAIN.md's, and a call's scorecard may add the dealer's
+        own), violation and attribute known, every attribute value in DOMAIN.md's form.
 
         Raises:
             InvalidInput: naming the unknown item and the valid ones, or the value's problem.
         """
         for kind, valid in (
-            ("checkpoint", CHECKPOINTS),
+            ("checkpoint", checkpoints),
             ("violation", VIOLATIONS),
             ("attribute", ATTRIBUTES),
         ):
@@ -126,16 +127,19 @@ class MergedReview(BaseModel):
 
 
 def add_review(
-    session: Session, who: Principal, call_id: str, corrections: Corrections, complete: bool = False
+    session: Session, who: Principal, call_id: str, body: Mapping[str, Any], complete: bool = False
 ) -> RecordedReview:
     """Record a review of an analysed call by ``who`` (its reviewer is the key's name) and make
     QA's word final: the call's outcomes, the tags it gives its customer's journey, and the
     events ``call.reviewed`` and (when the customer's current tags change) ``customer.tags_changed``.
-    With the dealer's redaction on, personal data in the note and attribute values is masked.
+    ``body`` holds the corrections in their JSON form (:meth:`Corrections.parse`; the call's own
+    scorecard's checkpoints count as known). With the dealer's redaction on, personal data in
+    the note and attribute values is masked.
 
     Raises:
         NotFound: there is no such call, or ``who`` may not see it.
         Conflict: the call is not analysed (yet).
+        InvalidInput: the corrections name unknown items or give values not in DOMAIN.md's form.
     """
     call = session.get(Call, call_id)
     if call is None or not who.may_see(call.dealer_id):
@@ -145,6 +149,8 @@ def add_review(
     analysis = newest_analysis(session, call.id)
     if analysis is None:
         raise Conflict("the call has no analysis to review")
+    own = list((analysis.scorecard or {}).get("checkpoints") or ())
+    corrections = Corrections.parse(body, [*CHECKPOINTS, *(k for k in own if k not in CHECKPOINTS)])
     dealer = session.get(Dealer, call.dealer_id)
     redaction = DealerSettings.of(dealer.settings if dealer else None).redaction
     if redaction.enabled:
