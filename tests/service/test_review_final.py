@@ -46,7 +46,7 @@ TURNS = (
 )
 
 
-def model_result(options: AnalysisOptions) -> AnalysisResult:
+def model_result(options: AnalysisOptions, own_checkpoint: bool = False) -> AnalysisResult:
     """What the model says of the call: grade B, greeting passed, needs discovery missed, a
     forbidden promise, the 领克 08 and a 20-25万 budget; tags made as the pipeline makes them."""
     scorecard = ScorecardResult(
@@ -58,7 +58,12 @@ def model_result(options: AnalysisOptions) -> AnalysisResult:
                 True, 0.9, False, 1.0, True, (Evidence(0, 0.0, 2.0, "您好，欢迎光临", 0.9),)
             ),
             "needs_discovery": CheckpointResult(False, 0.8, False, 1.0, True, ()),
-        },
+        }
+        | (  # a dealer's own checkpoint (examples and keywords in its scorecard)
+            {"vehicle_check": CheckpointResult(False, 0.7, False, 1.0, True, (), "确认车辆与故障", True)}
+            if own_checkpoint
+            else {}
+        ),
         violations=(
             ViolationResult("forbidden_promise", 0, "绝对最低价", 0.0, 2.0, 0.95, 10.0, "绝对最低价"),
         ),
@@ -84,9 +89,11 @@ def model_result(options: AnalysisOptions) -> AnalysisResult:
 
 
 class ModelAnalyzer(FakeAnalyzer):
+    own_checkpoint = False
+
     def __call__(self, path: Path, options: AnalysisOptions, scorecard: Any = None) -> AnalysisResult:
         self.calls.append((path, options))
-        return model_result(options)
+        return model_result(options, self.own_checkpoint)
 
 
 class Service:
@@ -95,7 +102,8 @@ class Service:
         self.tmp = tmp_path
         self.settings = service_settings(tmp_path, db.url)
         self.client = TestClient(create_app(self.settings, in_process_workers=0, db=db))
-        self.worker = Worker(db, BlobStore(self.settings.audio_dir), ModelAnalyzer(), name="test-worker")
+        self.analyzer = ModelAnalyzer()
+        self.worker = Worker(db, BlobStore(self.settings.audio_dir), self.analyzer, name="test-worker")
         self.crm = make_key(db, "crm", "d1")
         with db.session() as session:
             _, self.qa = create_key(session, "qa", ["d1"], name="王芳")
@@ -375,3 +383,16 @@ def test_bad_review_bodies_are_refused_and_change_nothing(service: Service) -> N
         assert answer.status_code == 422, (body, answer.text)
     assert list(iter_rows(service.db, "reviews")) == []
     assert service.view(call_id)["grade"] == "B"
+
+
+def test_qa_judges_the_dealer_s_own_checkpoints_on_the_call_s_scorecard(service: Service) -> None:
+    plain = service.call()
+    service.analyzer.own_checkpoint = True
+    own = service.call()
+    refused = service.review(plain, {"checkpoints": {"vehicle_check": True}})
+    assert refused.status_code == 422 and "unknown checkpoint vehicle_check" in refused.json()["detail"]
+    assert service.review(own, {"checkpoints": {"vehicle_check": True}}).status_code == 201
+    view = service.view(own)
+    assert view["scorecard"]["checkpoints"]["vehicle_check"]["passed"] is True
+    assert view["missed"] == ["needs_discovery"]
+    assert ("script_missed", "vehicle_check") not in {(t["key"], t["value"]) for t in view["tags"]}
