@@ -11,6 +11,7 @@ through the outbox. It is kept as a labelled example for training (:mod:`callint
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -43,6 +44,10 @@ from callintel.understand.types import AttributeValue, Budget
 CorrectedValue = Budget | bool | int | str | None
 """An attribute's corrected value in DOMAIN.md's form, one value as a span of the corpus has it
 (one model, one concern); None: the customer did not say it."""
+
+
+MAX_VALUE = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Corrections(BaseModel):
@@ -81,6 +86,13 @@ class Corrections(BaseModel):
             problem = None if value is None else attribute_value_problem(key, value)
             if problem:
                 raise InvalidInput(f"attribute {problem} (null: the customer did not say it)")
+            # A corrected value becomes a journey tag: one short line of text.
+            if isinstance(value, str) and (len(value) > MAX_VALUE or _CONTROL.search(value)):
+                raise InvalidInput(
+                    f"attribute {key} value must be one line of at most {MAX_VALUE} characters"
+                )
+        if "\x00" in str(data.get("note") or ""):
+            raise InvalidInput("the note contains a NUL character")
         return cls.model_validate(data)
 
 

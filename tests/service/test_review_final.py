@@ -377,6 +377,9 @@ def test_bad_review_bodies_are_refused_and_change_nothing(service: Service) -> N
         {"complete": "yes please"},
         {"note": "x" * 2001},
         {"attributes": {"models_of_interest": ""}},
+        {"attributes": {"models_of_interest": "领克\x0008"}},  # PostgreSQL text holds no NUL
+        {"attributes": {"household": "三代同堂" * 60}},
+        {"note": "好\x00"},
         {"grade": "A", "reviewer": "someone else"},  # the reviewer is the key's, never the body's
     ):
         answer = service.review(call_id, body)
