@@ -37,7 +37,16 @@ from callintel.understand.types import (
     ViolationResult,
 )
 from tests.receiver import Receiver
-from tests.service_helpers import FakeAnalyzer, auth, fake_result, iter_rows, make_key, service_settings
+from tests.service_helpers import (
+    POSTGRES_URL,
+    FakeAnalyzer,
+    auth,
+    backends,
+    fake_result,
+    iter_rows,
+    make_key,
+    service_settings,
+)
 
 FAST = DeliveryOptions(max_attempts=10, base_delay=0.02, max_delay=0.2, timeout=2.0, hold_seconds=5.0)
 TURNS = (
@@ -399,3 +408,73 @@ def test_qa_judges_the_dealer_s_own_checkpoints_on_the_call_s_scorecard(service:
     assert view["scorecard"]["checkpoints"]["vehicle_check"]["passed"] is True
     assert view["missed"] == ["needs_discovery"]
     assert ("script_missed", "vehicle_check") not in {(t["key"], t["value"]) for t in view["tags"]}
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_migration_0005_fills_reviewers_and_keeps_one_analysis_s_tags_current(
+    backend: str, tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from callintel.store.db import upgrade
+    from callintel.store.models import UTCDateTime
+
+    url = f"sqlite:///{tmp_path / 'old.db'}" if backend == "sqlite" else POSTGRES_URL
+    assert url is not None
+    if backend != "sqlite":
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+            connection.execute(sa.text("CREATE SCHEMA public"))
+        engine.dispose()
+    upgrade(url, "0004")
+    t0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    day = dt.timedelta(days=1)
+    rows: dict[str, list[dict[str, Any]]] = {
+        "dealers": [{"id": "d1", "name": "d1", "settings": {}, "created_at": t0}],
+        "api_keys": [
+            {"id": "k1", "prefix": "p1", "secret_hash": "x", "role": "qa", "dealers": ["d1"], "name": "王芳",
+             "created_at": t0}
+        ],
+        "calls": [
+            {"id": "c1", "dealer_id": "d1", "scenario": "showroom", "channel_layout": "auto",
+             "status": "done", "created_at": t0, "updated_at": t0}
+        ],
+        "analyses": [
+            {"id": f"a{i}", "call_id": "c1", "models": {}, "result": {}, "created_at": t0 + i * day}
+            for i in (1, 2)
+        ],
+        "tags": [
+            {"id": f"t{i}", "dealer_id": "d1", "call_id": "c1", "key": "intent_grade", "value": grade,
+             "confidence": 0.9, "model_version": "m", "created_at": t0 + i * day}
+            for i, grade in ((1, "B"), (2, "A"))
+        ],
+        "reviews": [{"id": "r1", "call_id": "c1", "api_key_id": "k1", "corrections": {}, "created_at": t0}],
+    }  # fmt: skip
+
+    def column(name: str, value: Any) -> sa.ColumnClause[Any]:
+        if isinstance(value, dt.datetime):
+            return sa.column(name, UTCDateTime())
+        if isinstance(value, dict | list):
+            return sa.column(name, sa.JSON())
+        return sa.column(name)
+
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        for name, values in rows.items():
+            table = sa.table(name, *(column(k, v) for k, v in values[0].items()))
+            connection.execute(table.insert(), values)
+    engine.dispose()
+    upgrade(url)
+    db = Database(url)
+    try:
+        (review,) = iter_rows(db, "reviews")
+        assert (review["reviewer"], bool(review["complete"])) == ("王芳", False)
+        tags = {r["value"]: r for r in iter_rows(db, "tags")}
+        assert tags["B"]["superseded_at"] is not None and tags["A"]["superseded_at"] is None
+        assert tags["A"]["analysis_id"] == "a2" and tags["A"]["source"] == "model"
+        assert tags["A"]["as_of"] is not None
+    finally:
+        db.dispose()
