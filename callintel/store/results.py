@@ -72,6 +72,9 @@ def store_result(
 
     QA's corrections stay on top: a call analysed again after a review keeps the reviewed
     values in its journey tags and events (the tags of its previous analysis are superseded)."""
+    # Lock the call's row (on PostgreSQL) until the commit, as a review does: the two update
+    # the call's tags one after the other.
+    session.execute(select(Call.id).where(Call.id == call.id).with_for_update())
     now = utcnow()
     result = analysis.to_dict()
     understanding = result.get("understanding") or {}

@@ -153,7 +153,9 @@ def add_review(
         Conflict: the call is not analysed (yet).
         InvalidInput: the corrections name unknown items or give values not in DOMAIN.md's form.
     """
-    call = session.get(Call, call_id)
+    # The call's row is locked (on PostgreSQL) until the commit: reviews and analyses of one call
+    # update its tags one after the other.
+    call = session.get(Call, call_id, with_for_update=True)
     if call is None or not who.may_see(call.dealer_id):
         raise NotFound(f"no call {call_id!r}")
     if call.status != "done":
