@@ -11,7 +11,6 @@ so this module is pure: the store's sessions stay in :mod:`callintel.store.revie
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -293,7 +292,3 @@ def reviewed_tags(
         out += [qa(t.key, t.value, (part, key)) for t in attribute_tags(key, result.attributes[key], 1.0)]
     return out
 
-
-def same_tags(a: Iterable[CallTag], b: Iterable[CallTag]) -> bool:
-    """Whether two sets of a call's tags are the same (key, value and source)."""
-    return Counter((t.key, t.value, t.source) for t in a) == Counter((t.key, t.value, t.source) for t in b)
