@@ -25,11 +25,14 @@ ALL_DEALERS = "*"
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the key's id, role and the dealers it may see (``None``: all)."""
+    """Who is calling: the key's id, role and the dealers it may see (``None``: all), and the
+    key's name (who a review records as its reviewer; a key without one goes by its prefix,
+    ``ci_<prefix>``, which is safe to show)."""
 
     key_id: str
     role: str
     dealers: frozenset[str] | None
+    name: str = ""
 
     def may_see(self, dealer_id: str) -> bool:
         return self.dealers is None or dealer_id in self.dealers
@@ -67,7 +70,7 @@ def authenticate(session: Session, key: str) -> Principal | None:
         return None
     row.last_used_at = utcnow()
     dealers = None if ALL_DEALERS in row.dealers else frozenset(row.dealers)
-    return Principal(row.id, row.role, dealers)
+    return Principal(row.id, row.role, dealers, row.name or f"ci_{row.prefix}")
 
 
 def revoke_key(session: Session, key_id_or_prefix: str) -> ApiKey | None:

@@ -38,14 +38,9 @@ from callintel.understand.extract import CAR_KEYS, read_mentions
 from callintel.understand.inference import collate, predict_logits, softmax
 from callintel.understand.intent import customer_characters
 from callintel.understand.intent import grade_probabilities as grade_probabilities_of
-from callintel.understand.normalize import (
-    Gazetteer,
-    budget_band,
-    call_currency,
-    script_counts,
-    timeline_bucket,
-)
+from callintel.understand.normalize import Gazetteer, call_currency, script_counts
 from callintel.understand.scoring import Scorecard, ScoredTurn, Scorer, load_scorecards
+from callintel.understand.tags import LIST_ATTRIBUTES, make_tags
 from callintel.understand.tasks import (
     CUSTOMER_SEPARATOR,
     REQUIRED_TASKS,
@@ -64,17 +59,12 @@ from callintel.understand.types import (
     CallToUnderstand,
     CallTurn,
     IntentResult,
-    ScorecardResult,
-    Tag,
     TurnSentiment,
     Understanding,
     UnderstandingModels,
 )
 
 logger = logging.getLogger(__name__)
-
-LIST_ATTRIBUTES = frozenset({"models_of_interest", "competitors", "usage", "concerns"})
-"""Attributes that collect every value mentioned; the others keep the latest mention."""
 
 
 _SCORER_CACHE = 32  # scorers kept per understander, by scorecard content
@@ -436,64 +426,6 @@ def _merge(key: str, values: list[tuple[Any, AttributeEvidence]]) -> AttributeVa
         return AttributeValue(distinct, tuple(e for _, e in values))
     value, evidence = values[-1]
     return AttributeValue(value, (evidence,))
-
-
-def make_tags(
-    attributes: dict[str, AttributeValue], intent: IntentResult, scorecard: ScorecardResult
-) -> tuple[Tag, ...]:
-    """DOMAIN.md's namespaced tags from an understanding."""
-    tags = [Tag("intent_grade", intent.grade, intent.probabilities[intent.grade])]
-
-    def confidence(item: AttributeValue) -> float:
-        return round(max(e.confidence for e in item.evidence), 4)
-
-    for key, tag_key in (
-        ("models_of_interest", "model_interest"),
-        ("competitors", "competitor"),
-        ("concerns", "concern"),
-        ("usage", "usage"),
-    ):
-        if key in attributes:
-            tags += [Tag(tag_key, v, confidence(attributes[key])) for v in attributes[key].items()]
-    if "budget_cny" in attributes:
-        budget = attributes["budget_cny"].budget()
-        low, high = budget["min"], budget["max"]
-        tags.append(
-            Tag(
-                "budget_band",
-                budget_band(
-                    None if low is None else int(low),
-                    None if high is None else int(high),
-                    budget.get("currency", "CNY"),
-                ),
-                confidence(attributes["budget_cny"]),
-            )
-        )
-    if "purchase_timeline_days" in attributes:
-        days = attributes["purchase_timeline_days"].days()
-        tags.append(
-            Tag("purchase_timeline", timeline_bucket(days), confidence(attributes["purchase_timeline_days"]))
-        )
-    for key in ("payment", "powertrain", "body_type"):
-        if key in attributes:
-            tags.append(Tag(key, str(attributes[key].value), confidence(attributes[key])))
-    if "trade_in" in attributes:
-        tags.append(
-            Tag(
-                "trade_in",
-                "yes" if attributes["trade_in"].value else "no",
-                confidence(attributes["trade_in"]),
-            )
-        )
-    tags.append(Tag("script_score", f"{scorecard.score:.0f}", 1.0))
-    for key, item in scorecard.checkpoints.items():
-        if not item.passed and item.applicable:
-            tags.append(Tag("script_missed", key, round(float(item.confidence), 4)))
-    for violation in scorecard.violations:
-        # A lexicon cue is the QA team's own rule: it counts as certain, whatever the classifier said.
-        p = 1.0 if violation.matched is not None else round(float(violation.confidence), 4)
-        tags.append(Tag("violation", violation.type, p))
-    return tuple(tags)
 
 
 @contextlib.contextmanager

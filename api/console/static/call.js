@@ -82,8 +82,9 @@ function swapped() {
   return Boolean(review?.swap_roles);
 }
 
+// The API gives the roles as QA set them (a review's swap_roles is applied server side).
 function turns() {
-  return (call?.transcript || []).map((t) => ({ ...t, role: swapped() ? (t.role === "sales" ? "customer" : "sales") : t.role }));
+  return call?.transcript || [];
 }
 
 function seek(seconds, play = true) {
@@ -132,9 +133,10 @@ function renderScorecard() {
   const card = call.scorecard;
   if (!card) return;
   // The score with QA's corrections applied (the list's), and the model's when they differ.
+  const model = call.model?.scorecard || card;
   const score = call.score ?? card.score;
   document.getElementById("score").textContent = `${Math.round(score)}/100` +
-    (Math.round(score) !== Math.round(card.score) ? ` (${T.model_score} ${Math.round(card.score)})` : "");
+    (Math.round(score) !== Math.round(model.score) ? ` (${T.model_score} ${Math.round(model.score)})` : "");
   document.getElementById("reviewed-badge").hidden = !review;
   const list = document.getElementById("checkpoints");
   list.replaceChildren(...Object.entries(card.checkpoints).map(([key, item]) => {
@@ -153,8 +155,8 @@ function renderScorecard() {
   }));
   // Violations: the model's (QA can reject each) and those QA added.
   const corrected = review?.violations || {};
-  const found = card.violations.map((v) => ({ ...v, committed: corrected[v.type] ?? true, reviewed: v.type in corrected }));
-  const added = Object.entries(corrected).filter(([type, yes]) => yes && !card.violations.some((v) => v.type === type))
+  const found = model.violations.map((v) => ({ ...v, committed: corrected[v.type] ?? true, reviewed: v.type in corrected }));
+  const added = Object.entries(corrected).filter(([type, yes]) => yes && !model.violations.some((v) => v.type === type))
     .map(([type]) => ({ type, committed: true, reviewed: true }));
   const items = [...found, ...added];
   const violations = document.getElementById("violations");
@@ -185,7 +187,7 @@ function renderIntent() {
   list.replaceChildren(...keys.flatMap((key) => {
     const item = call.attributes?.[key];
     const reviewed = key in corrected;
-    const value = reviewed ? corrected[key] : item.value;
+    const value = reviewed ? corrected[key]?.value ?? null : item.value;
     return [
       el("dt", {}, T[`attr_${key}`] || key),
       el("dd", { "data-key": key }, value == null ? T.not_said : showValue(value), reviewed ? ` (${T.reviewed})` : "", " ",
@@ -291,7 +293,7 @@ function correctCheckpoint(key, passed) {
 
 document.getElementById("attr-key").addEventListener("change", (event) => {
   const key = event.target.value;
-  attributeInputs(key, review?.attributes?.[key] ?? call?.attributes?.[key]?.value);
+  attributeInputs(key, call?.attributes?.[key]?.value);
 });
 document.getElementById("attribute-form").addEventListener("submit", (event) => {
   event.preventDefault();
