@@ -8,6 +8,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
+from fastapi_offline import FastAPIOffline
 
 from api import console, problems
 from api.routes import api_router
@@ -16,6 +17,10 @@ from callintel.service.worker import Analyzer, Worker
 from callintel.settings import Settings
 from callintel.store.blobs import BlobStore
 from callintel.store.db import Database
+
+
+DOCS_ASSETS = "/docs-assets"
+"""Where the API documentation pages' scripts, styles and icon are served from."""
 
 
 def create_app(
@@ -84,7 +89,12 @@ def create_app(
             if db is None:
                 database.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from files that fastapi-offline bundles, served
+    # by the service itself (FastAPI's defaults load them, and fonts, from CDNs that many dealer
+    # networks cannot reach; issue 17).
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters={"validatorUrl": None},
         title="callintel",
         version="1",
         description="Sales-call intelligence: upload recordings, get transcripts, scorecards, "
