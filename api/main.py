@@ -18,7 +18,6 @@ from callintel.settings import Settings
 from callintel.store.blobs import BlobStore
 from callintel.store.db import Database
 
-
 DOCS_ASSETS = "/docs-assets"
 """Where the API documentation pages' scripts, styles and icon are served from."""
 
