@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from callintel.domain import CHECKPOINTS, SCENARIOS, VIOLATIONS, as_grade, one_of
+from callintel.domain import CHECKPOINTS, SCENARIOS, VIOLATIONS, as_grade, gives_purchase_grade, one_of
 from callintel.errors import ModelNotFound
 from callintel.understand.conversation import (
     Said,
@@ -356,6 +356,11 @@ class Understander:
                 for g, p in zip(intent_labels, grade_probabilities, strict=True)
             },
         )
+        if not gives_purchase_grade(scenario):
+            # An after-sales call is no sale: no grade, and no purchase timeline (a repair booked
+            # "in two days" is no plan to buy within a week).
+            intent = None
+            merged.pop("purchase_timeline_days", None)
         return Understanding(
             scenario=one_of(scenario, SCENARIOS, "scenario"),
             call_date=call_date.isoformat(),
@@ -443,10 +448,10 @@ def _merge(key: str, values: list[tuple[Any, AttributeEvidence]]) -> AttributeVa
 
 
 def make_tags(
-    attributes: dict[str, AttributeValue], intent: IntentResult, scorecard: ScorecardResult
+    attributes: dict[str, AttributeValue], intent: IntentResult | None, scorecard: ScorecardResult
 ) -> tuple[Tag, ...]:
-    """DOMAIN.md's namespaced tags from an understanding."""
-    tags = [Tag("intent_grade", intent.grade, intent.probabilities[intent.grade])]
+    """DOMAIN.md's namespaced tags from an understanding (no ``intent_grade`` without a grade)."""
+    tags = [] if intent is None else [Tag("intent_grade", intent.grade, intent.probabilities[intent.grade])]
 
     def confidence(item: AttributeValue) -> float:
         return round(max(e.confidence for e in item.evidence), 4)
