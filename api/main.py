@@ -13,6 +13,7 @@ from fastapi_offline import FastAPIOffline
 from api import console, problems
 from api.routes import api_router
 from callintel.service.delivery import DeliveryOptions, Dispatcher
+from callintel.service.monitoring import AnalysisMetrics
 from callintel.service.worker import Analyzer, Worker
 from callintel.settings import Settings
 from callintel.store.blobs import BlobStore
@@ -43,6 +44,8 @@ def create_app(
     """
     database = db or Database(settings.database_url)
     blobs = BlobStore(settings.audio_dir)
+    # The in-process workers' analyses, counted and timed for /metrics.
+    analysis_metrics = AnalysisMetrics()
     stop = threading.Event()
     wake = threading.Event()
     threads: list[threading.Thread] = []
@@ -65,6 +68,7 @@ def create_app(
                     models_dir=settings.models_dir,
                     max_audio_seconds=settings.max_audio_seconds,
                     batch=settings.worker_batch,
+                    metrics=analysis_metrics,
                 )
                 worker.name = f"{worker.name}:in-process-{i}"
                 thread = threading.Thread(target=worker.run, args=(stop, wake), daemon=True)
@@ -104,6 +108,7 @@ def create_app(
     app.state.settings = settings
     app.state.db = database
     app.state.blobs = blobs
+    app.state.analysis_metrics = analysis_metrics
     app.state.wake_workers = wake.set
     app.state.sync_analyzer = None
     problems.install(app)
