@@ -325,7 +325,9 @@ class Worker:
     @staticmethod
     def _failed(status: str | None) -> Outcome:
         """The outcome of a failed attempt from the job's new status (None: no longer ours)."""
-        return {"queued": "retry", "failed": "failed"}.get(status or "", "lost")  # type: ignore[return-value]
+        if status == "queued":
+            return "retry"
+        return "failed" if status == "failed" else "lost"
 
     def _log_start(self, item: _Held) -> None:
         claimed = item.claimed
