@@ -349,7 +349,7 @@ class Understander:
             declined=None if declined is None else str(declined.value),
             customer_characters=customer_characters([t.text for t in turns if t.role == "customer"]),
         )
-        intent = IntentResult(
+        intent: IntentResult | None = IntentResult(
             grade=as_grade(intent_labels[int(np.argmax(grade_probabilities))]),
             probabilities={
                 as_grade(g): round(float(p), 4)
