@@ -73,6 +73,12 @@ def main() -> None:
                 f"reused_transcript_of {call['reused_transcript_of']}, "
                 f"score {call['score']}, grade {call['grade']}"
             )
+        checkpoints = (call["scorecard"] or {}).get("checkpoints", {})
+        print(
+            "checkpoints:",
+            ", ".join(f"{k} {'passed' if c['passed'] else 'missed'}" for k, c in checkpoints.items()),
+        )
+        print("tags:", ", ".join(f"{t['key']}:{t['value']}" for t in call["tags"]))
         db.dispose()
 
 
