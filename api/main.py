@@ -8,9 +8,8 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
-from fastapi_offline import FastAPIOffline
 
-from api import console, problems
+from api import console, docs, problems
 from api.routes import api_router
 from callintel.service.delivery import DeliveryOptions, Dispatcher
 from callintel.service.monitoring import AnalysisMetrics
@@ -18,9 +17,6 @@ from callintel.service.worker import Analyzer, Worker
 from callintel.settings import Settings
 from callintel.store.blobs import BlobStore
 from callintel.store.db import Database
-
-DOCS_ASSETS = "/docs-assets"
-"""Where the API documentation pages' scripts, styles and icon are served from."""
 
 
 def create_app(
@@ -92,17 +88,15 @@ def create_app(
             if db is None:
                 database.dispose()
 
-    # /docs and /redoc load Swagger UI and ReDoc from files that fastapi-offline bundles, served
-    # by the service itself (FastAPI's defaults load them, and fonts, from CDNs that many dealer
-    # networks cannot reach; issue 17).
-    app = FastAPIOffline(
-        static_url=DOCS_ASSETS,
-        swagger_ui_parameters={"validatorUrl": None},
+    app = FastAPI(
         title="callintel",
         version="1",
         description="Sales-call intelligence: upload recordings, get transcripts, scorecards, "
         "customer attributes, intent grades and journey tags.",
         lifespan=lifespan,
+        # api.docs serves them without a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     # What the routes are given (api.deps reads it, nothing else).
     app.state.settings = settings
@@ -114,6 +108,7 @@ def create_app(
     problems.install(app)
     app.include_router(api_router)
     console.install(app)
+    docs.install(app)
     _install_request_guards(app, settings.max_upload_bytes)
     return app
 
