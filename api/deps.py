@@ -10,6 +10,7 @@ answered 404, as if it did not exist.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Iterator
 from typing import Annotated, Concatenate, ParamSpec, TypeVar
 
@@ -19,6 +20,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from api.problems import Problem
+from callintel.service.monitoring import AnalysisMetrics
 from callintel.service.worker import Analyzer
 from callintel.settings import Settings
 from callintel.store.blobs import BlobStore
@@ -49,6 +51,12 @@ def get_wake_workers(request: Request) -> Callable[[], None]:
     return wake
 
 
+def get_analysis_metrics(request: Request) -> AnalysisMetrics:
+    """The in-process workers' metrics (:mod:`callintel.service.monitoring`)."""
+    metrics: AnalysisMetrics = request.app.state.analysis_metrics
+    return metrics
+
+
 def get_sync_analyzer(request: Request) -> Analyzer | None:
     """The analyzer loaded in the lifespan for ``POST /v1/calls:analyze``; None when this server
     does not analyse synchronously. It takes concurrent calls."""
@@ -61,6 +69,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
 WakeWorkersDep = Annotated[Callable[[], None], Depends(get_wake_workers)]
 SyncAnalyzerDep = Annotated[Analyzer | None, Depends(get_sync_analyzer)]
+AnalysisMetricsDep = Annotated[AnalysisMetrics, Depends(get_analysis_metrics)]
 
 
 def get_db(database: DatabaseDep) -> Iterator[Session]:
@@ -115,6 +124,25 @@ def get_caller(
 
 
 CallerDep = Annotated[Principal, Depends(get_caller)]
+
+
+def check_metrics_reader(
+    settings: SettingsDep, bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """``/metrics`` for a scraper: open when ``Settings.metrics_token`` is empty (a service reached
+    only from its own network), else the token as a bearer token (401 without it). No API key
+    reads it: a scraper needs no dealer's data, and an API key in Prometheus' configuration would
+    give it that."""
+    token = settings.metrics_token
+    if not token:
+        return
+    given = bearer.credentials if bearer is not None else ""
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        raise Problem(401, "the metrics token is required (Authorization: Bearer <token>)",
+                      {"WWW-Authenticate": "Bearer"})  # fmt: skip
+
+
+MetricsReaderDep = Depends(check_metrics_reader)
 
 
 def require(*roles: str) -> Callable[[Principal], Principal]:

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 
-from api import console, problems
+from api import console, docs, problems
 from api.routes import api_router
 from callintel.service.delivery import DeliveryOptions, Dispatcher
+from callintel.service.monitoring import AnalysisMetrics
 from callintel.service.worker import Analyzer, Worker
 from callintel.settings import Settings
 from callintel.store.blobs import BlobStore
@@ -39,6 +40,8 @@ def create_app(
     """
     database = db or Database(settings.database_url)
     blobs = BlobStore(settings.audio_dir)
+    # The in-process workers' analyses, counted and timed for /metrics.
+    analysis_metrics = AnalysisMetrics()
     stop = threading.Event()
     wake = threading.Event()
     threads: list[threading.Thread] = []
@@ -61,6 +64,7 @@ def create_app(
                     models_dir=settings.models_dir,
                     max_audio_seconds=settings.max_audio_seconds,
                     batch=settings.worker_batch,
+                    metrics=analysis_metrics,
                 )
                 worker.name = f"{worker.name}:in-process-{i}"
                 thread = threading.Thread(target=worker.run, args=(stop, wake), daemon=True)
@@ -90,16 +94,21 @@ def create_app(
         description="Sales-call intelligence: upload recordings, get transcripts, scorecards, "
         "customer attributes, intent grades and journey tags.",
         lifespan=lifespan,
+        # api.docs serves them without a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     # What the routes are given (api.deps reads it, nothing else).
     app.state.settings = settings
     app.state.db = database
     app.state.blobs = blobs
+    app.state.analysis_metrics = analysis_metrics
     app.state.wake_workers = wake.set
     app.state.sync_analyzer = None
     problems.install(app)
     app.include_router(api_router)
     console.install(app)
+    docs.install(app)
     _install_request_guards(app, settings.max_upload_bytes)
     return app
 

@@ -36,7 +36,8 @@ class Settings:
     CALLINTEL_DATA_DIR (stored audio, the default SQLite database), CALLINTEL_DATABASE_URL
     (SQLAlchemy URL; default SQLite in the data dir), CALLINTEL_MAX_UPLOAD_BYTES,
     CALLINTEL_SYNC_MAX_SECONDS (longest recording ``POST /v1/calls:analyze`` takes),
-    CALLINTEL_WORKER_BATCH (queued calls a worker claims and analyses together, 1 to 64).
+    CALLINTEL_WORKER_BATCH (queued calls a worker claims and analyses together, 1 to 64),
+    CALLINTEL_METRICS_TOKEN (the bearer token ``/metrics`` asks for; empty: open).
     """
 
     models_dir: Path = field(default_factory=_default_models_dir)
@@ -47,6 +48,7 @@ class Settings:
     max_upload_bytes: int = 512 * 1024 * 1024
     sync_max_seconds: float = 120.0
     worker_batch: int = 1
+    metrics_token: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if not 1 <= self.worker_batch <= 64:
@@ -72,4 +74,5 @@ class Settings:
             max_upload_bytes=int(env("CALLINTEL_MAX_UPLOAD_BYTES", defaults.max_upload_bytes)),
             sync_max_seconds=float(env("CALLINTEL_SYNC_MAX_SECONDS", defaults.sync_max_seconds)),
             worker_batch=int(env("CALLINTEL_WORKER_BATCH", defaults.worker_batch)),
+            metrics_token=env("CALLINTEL_METRICS_TOKEN", ""),
         )

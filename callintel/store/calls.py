@@ -99,6 +99,11 @@ class CallSummary(BaseModel):
     missed: list[str] = Field(default=[], description="Checkpoints missed (applicable and not passed).")
     violations: list[str] = Field(default=[], description="Violations committed.")
     reviewed_at: dt.datetime | None = None
+    reused_transcript_of: str | None = Field(
+        default=None,
+        description="The call whose transcript this analysis reused: the same audio, uploaded before "
+        "at this dealer and analysed, is not transcribed again (only understood again).",
+    )
 
 
 class CallTagOut(BaseModel):
@@ -231,6 +236,7 @@ def summary(call: Call, items: list[CallOutcome] | None = None) -> CallSummary:
             "missed": sorted(o.key for o in items if o.kind == "checkpoint" and o.outcome == "missed"),
             "violations": sorted(o.key for o in items if o.kind == "violation"),
             "reviewed_at": call.reviewed_at,
+            "reused_transcript_of": call.reused_transcript_of,
         }
     )
 
@@ -331,6 +337,7 @@ def register_upload(
                 lead_id=new.lead_id,
                 idempotency_key=new.idempotency_key,
                 recording_id=recording.id,
+                audio_sha256=staged.sha256,
                 customer_id=customer.id if customer else None,
             )
             session.add(call)

@@ -113,6 +113,7 @@ class Call(Base):
         UniqueConstraint("dealer_id", "idempotency_key"),
         Index("ix_calls_dealer_created", "dealer_id", "created_at"),
         Index("ix_calls_dealer_external", "dealer_id", "external_id"),
+        Index("ix_calls_dealer_audio", "dealer_id", "audio_sha256"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -127,6 +128,12 @@ class Call(Base):
     language: Mapped[str | None] = mapped_column(String(8), default=None)
     recorded_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     recording_id: Mapped[str | None] = mapped_column(ForeignKey("recordings.id"), default=None, index=True)
+    # The SHA-256 of the bytes uploaded (the recording may be replaced by a muted copy later): an
+    # upload of audio this dealer already had analysed reuses that call's transcript (issue 17).
+    audio_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    reused_transcript_of: Mapped[str | None] = mapped_column(
+        ForeignKey("calls.id", ondelete="SET NULL", name="fk_calls_reused_transcript_of"), default=None
+    )
     status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|processing|done|failed
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

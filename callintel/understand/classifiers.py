@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from callintel.domain import CHECKPOINTS, SCENARIOS, VIOLATIONS, as_grade, one_of
+from callintel.domain import CHECKPOINTS, SCENARIOS, VIOLATIONS, as_grade, gives_purchase_grade, one_of
 from callintel.errors import ModelNotFound
 from callintel.understand.conversation import (
     Said,
@@ -335,13 +335,18 @@ class Understander:
             declined=None if declined is None else str(declined.value),
             customer_characters=customer_characters([t.text for t in turns if t.role == "customer"]),
         )
-        intent = IntentResult(
+        intent: IntentResult | None = IntentResult(
             grade=as_grade(intent_labels[int(np.argmax(grade_probabilities))]),
             probabilities={
                 as_grade(g): round(float(p), 4)
                 for g, p in zip(intent_labels, grade_probabilities, strict=True)
             },
         )
+        if not gives_purchase_grade(scenario):
+            # An after-sales call is no sale: no grade, and no purchase timeline (a repair booked
+            # "in two days" is no plan to buy within a week).
+            intent = None
+            merged.pop("purchase_timeline_days", None)
         return Understanding(
             scenario=one_of(scenario, SCENARIOS, "scenario"),
             call_date=call_date.isoformat(),

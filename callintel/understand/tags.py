@@ -84,10 +84,10 @@ def attribute_tags(key: str, item: AttributeValue, confidence: float) -> list[Ta
 
 
 def make_tags(
-    attributes: Mapping[str, AttributeValue], intent: IntentResult, scorecard: ScorecardResult
+    attributes: Mapping[str, AttributeValue], intent: IntentResult | None, scorecard: ScorecardResult
 ) -> tuple[Tag, ...]:
-    """DOMAIN.md's namespaced tags from an understanding."""
-    tags = [Tag("intent_grade", intent.grade, intent.probabilities[intent.grade])]
+    """DOMAIN.md's namespaced tags from an understanding (no ``intent_grade`` without a grade)."""
+    tags = [] if intent is None else [Tag("intent_grade", intent.grade, intent.probabilities[intent.grade])]
     for key in ATTRIBUTE_TAG_KEYS:
         if key in attributes:
             item = attributes[key]
