@@ -75,6 +75,11 @@ TYPE_OF: dict[type[CallintelError], str] = {
 }
 
 
+def kind_of(exc: CallintelError) -> str | None:
+    """The problem type's name of one of the project's exceptions (None: ``about:blank``)."""
+    return next((TYPE_OF[t] for t in type(exc).__mro__ if t in TYPE_OF), None)
+
+
 def problem_type(name: str | None) -> str:
     """The ``type`` URI of the problem ``name`` (None: ``about:blank``)."""
     return "about:blank" if name is None else TYPE_PREFIX + name
@@ -140,8 +145,7 @@ def install(app: FastAPI) -> None:
         status = next((STATUS_OF[t] for t in type(exc).__mro__ if t in STATUS_OF), None)
         if status is None:
             return await _unexpected(request, exc)
-        kind = next((TYPE_OF[t] for t in type(exc).__mro__ if t in TYPE_OF), None)
-        return problem_response(status, str(exc), kind=kind)
+        return problem_response(status, str(exc), kind=kind_of(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
