@@ -400,13 +400,16 @@ document.addEventListener("keydown", (event) => {
   if (!call) return;
   const tag = event.target.tagName;
   if (event.ctrlKey || event.metaKey || event.altKey) return;
-  // P/M on a checkpoint's verdict choose it outright (the key, not a flip, decides).
-  if (tag === "SELECT" && event.target.closest(".checkpoint") && (event.key === "p" || event.key === "m")) {
+  // On a checkpoint's verdict, P/M choose it outright (the key, not a flip, decides), and the
+  // page's J/K/S work as elsewhere (not the list's type-ahead).
+  const verdict = tag === "SELECT" && event.target.closest(".checkpoint");
+  if (verdict && (event.key === "p" || event.key === "m")) {
     event.preventDefault();
-    correctCheckpoint(event.target.closest(".checkpoint").dataset.key, event.key === "p");
+    correctCheckpoint(verdict.dataset.key, event.key === "p");
     return;
   }
-  if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") return;
+  if (verdict && ["j", "k", "s"].includes(event.key)) event.preventDefault();
+  else if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") return;
   const items = [...transcript.children];
   const index = items.findIndex((item) => item.classList.contains("current"));
   if (event.key === " " && tag !== "BUTTON") {
