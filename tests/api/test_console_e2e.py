@@ -552,6 +552,9 @@ def test_call_page_shortcuts_from_the_keyboard_alone(page: BrowserPage, console:
     expect(audio).to_have_js_property("paused", False)
     page.keyboard.press("Space")
     expect(audio).to_have_js_property("paused", True)
+    # The player's last time update has marked the first turn current (the streamed recording
+    # may report it after the pause): J below starts from there, not from a race with it.
+    wait_for(page, "() => document.getElementById('turn-0').classList.contains('current')")
 
     # J: next turn, K: previous turn; each seeks to the turn's start, marks it current, focuses it.
     def current() -> int:

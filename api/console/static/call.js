@@ -30,6 +30,7 @@ async function load() {
     setTimeout(() => load().catch((e) => toast(e.message, true)), 2000);
   }
   if (!audio.src) loadAudio().catch((e) => toast(e.message, true));
+  else waveformOnce();
   if (call.status === "done") render();
 }
 
@@ -47,8 +48,15 @@ function notFound() {
 async function loadAudio() {
   const link = await api(`/v1/calls/${callId}/audio-link`, { method: "POST" });
   audio.src = link.url;
-  if ((call?.duration_s ?? Infinity) <= WAVEFORM_MAX_S) drawWaveform(link.url).catch(() => {});
+  waveformOnce();
   draw();
+}
+
+// Once the call's length is known (a queued call's is not yet), and only for a short one.
+function waveformOnce() {
+  if (audio.dataset.waveform || !audio.src || (call?.duration_s ?? Infinity) > WAVEFORM_MAX_S) return;
+  audio.dataset.waveform = "1";
+  drawWaveform(audio.src).catch(() => {});
 }
 
 audio.addEventListener("error", () => {
