@@ -19,13 +19,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from api.audio_links import AudioLinks
 from api.problems import Problem
 from callintel.service.monitoring import AnalysisMetrics
 from callintel.service.worker import Analyzer
 from callintel.settings import Settings
 from callintel.store.blobs import BlobStore
 from callintel.store.db import Database
-from callintel.store.keys import Principal, authenticate
+from callintel.store.keys import Principal, authenticate, is_revoked
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -64,7 +65,13 @@ def get_sync_analyzer(request: Request) -> Analyzer | None:
     return analyzer
 
 
+def get_audio_links(request: Request) -> AudioLinks:
+    links: AudioLinks = request.app.state.audio_links
+    return links
+
+
 DatabaseDep = Annotated[Database, Depends(get_database)]
+AudioLinksDep = Annotated[AudioLinks, Depends(get_audio_links)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
 WakeWorkersDep = Annotated[Callable[[], None], Depends(get_wake_workers)]
@@ -114,12 +121,28 @@ def get_caller(
     key = bearer.credentials if bearer is not None else header
     if not key:
         raise Problem(
-            401, "an API key is required (Authorization: Bearer <key>)", {"WWW-Authenticate": "Bearer"}
+            401,
+            "an API key is required (Authorization: Bearer <key>)",
+            {"WWW-Authenticate": "Bearer"},
+            kind="key-required",
         )
     with database.session() as session:
         found = authenticate(session, key)
+        revoked = found is None and is_revoked(session, key)
+    if revoked:
+        raise Problem(
+            401,
+            "the API key was revoked",
+            {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            kind="key-revoked",
+        )
     if found is None:
-        raise Problem(401, "the API key is not valid", {"WWW-Authenticate": "Bearer"})
+        raise Problem(
+            401,
+            "the API key is not valid",
+            {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            kind="key-invalid",
+        )
     return found
 
 
@@ -150,7 +173,11 @@ def require(*roles: str) -> Callable[[Principal], Principal]:
 
     def check(who: CallerDep) -> Principal:
         if who.role != "admin" and who.role not in roles:
-            raise Problem(403, f"a {who.role} key may not do this (needs {' or '.join(('admin', *roles))})")
+            raise Problem(
+                403,
+                f"a {who.role} key may not do this (needs {' or '.join(('admin', *roles))})",
+                kind="forbidden",
+            )
         return who
 
     return check

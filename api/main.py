@@ -4,12 +4,14 @@ dispatcher), request guards, errors and routes."""
 from __future__ import annotations
 
 import contextlib
+import secrets
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 
 from api import console, docs, problems
+from api.audio_links import AudioLinks
 from api.routes import api_router
 from callintel.service.delivery import DeliveryOptions, Dispatcher
 from callintel.service.monitoring import AnalysisMetrics
@@ -105,6 +107,8 @@ def create_app(
     app.state.analysis_metrics = analysis_metrics
     app.state.wake_workers = wake.set
     app.state.sync_analyzer = None
+    secret = settings.audio_url_secret.encode() or secrets.token_bytes(32)
+    app.state.audio_links = AudioLinks(secret, settings.audio_url_seconds)
     problems.install(app)
     app.include_router(api_router)
     console.install(app)
@@ -142,6 +146,6 @@ def _install_request_guards(app: FastAPI, max_bytes: int) -> None:
                 return problems.problem_response(400, "Content-Length is not a number")
             if int(length) > max_bytes + 1024 * 1024:
                 return problems.problem_response(
-                    413, f"the request is larger than the limit of {max_bytes} bytes"
+                    413, f"the request is larger than the limit of {max_bytes} bytes", kind="too-large"
                 )
         return await call_next(request)

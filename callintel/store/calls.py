@@ -525,6 +525,11 @@ def call_detail(session: Session, who: Principal, call_id: str) -> CallDetail:
     return CallDetail.model_validate(summary(call).model_dump() | parts)
 
 
+# Who reads a recording through a signed audio link: the link was issued to a caller who may see
+# the call (api/audio_links.py), so the link itself is the permission.
+LINK_HOLDER = Principal(key_id="", role="qa", dealers=None)
+
+
 def recording_file(session: Session, blobs: BlobStore, who: Principal, call_id: str) -> tuple[Path, str]:
     """The path of the call's recording in the store and its media type.
 

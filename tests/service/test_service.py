@@ -352,7 +352,7 @@ def test_errors_are_problem_details_without_traces(service: Service) -> None:
     response = service.client.get("/v1/calls/nope", headers=auth(service.crm))
     assert response.status_code == 404 and response.headers["content-type"] == "application/problem+json"
     assert response.json() == {
-        "type": "about:blank",
+        "type": "/problems/not-found",
         "title": "Not Found",
         "status": 404,
         "detail": "no call 'nope'",
