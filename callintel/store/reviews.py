@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callintel.domain import ATTRIBUTES, CHECKPOINTS, VIOLATIONS, Grade
+from callintel.domain import ATTRIBUTES, CHECKPOINTS, VIOLATIONS, Grade, gives_purchase_grade
 from callintel.errors import Conflict, InvalidInput, NotFound
 from callintel.store import outcomes
 from callintel.store.effective import CallTag, effective, reviewed_tags
@@ -165,6 +165,8 @@ def add_review(
         raise Conflict("the call has no analysis to review")
     own = list((analysis.scorecard or {}).get("checkpoints") or ())
     corrections = Corrections.parse(body, [*CHECKPOINTS, *(k for k in own if k not in CHECKPOINTS)])
+    if corrections.grade is not None and not gives_purchase_grade(call.scenario):
+        raise InvalidInput(f"a {call.scenario} call gets no purchase grade: leave grade out of the review")
     dealer = session.get(Dealer, call.dealer_id)
     redaction = DealerSettings.of(dealer.settings if dealer else None).redaction
     if redaction.enabled:

@@ -517,6 +517,20 @@ def test_evidence_snippets_end_between_words(
     assert not_http_errors(page) == []
 
 
+@pytest.mark.parametrize("lang", LANGS)
+def test_an_after_sales_call_reads_grade_not_applicable(
+    new_page: Callable[..., BrowserPage], console: Console, lang: str
+) -> None:
+    call_id = console.analysed(scenario="service_call")
+    page = opened(new_page, lang)
+    sign_in(page, console, lang)
+    page.goto(f"{console.base}/console/calls/{call_id}?lang={lang}")
+    expect(page.locator("#grade")).to_have_text(TEXT[lang]["grade_not_applicable"])
+    expect(page.locator("#grade-select")).to_be_hidden()
+    assert not any(leak in page.locator("body").inner_text() for leak in LEAKS)
+    assert not_http_errors(page) == []
+
+
 # --- not found ----------------------------------------------------------------------------------
 
 

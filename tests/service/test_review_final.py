@@ -120,7 +120,7 @@ class Service:
             _, self.qa_other = create_key(session, "qa", ["d2"], name="other dealer")
         self.uploads = 0
 
-    def call(self, customer: str | None = "crm-77") -> str:
+    def call(self, customer: str | None = "crm-77", scenario: str = "showroom") -> str:
         self.uploads += 1
         path = self.tmp / f"call{self.uploads}.wav"
         t = np.arange(int(16000 * (0.5 + self.uploads * 0.01))) / 16000
@@ -129,7 +129,7 @@ class Service:
             out.setsampwidth(2)
             out.setframerate(16000)
             out.writeframes((9000 * np.sin(2 * np.pi * 220 * t)).astype("<i2").tobytes())
-        form = {"dealer": "d1", "scenario": "showroom"} | ({"customer_id": customer} if customer else {})
+        form = {"dealer": "d1", "scenario": scenario} | ({"customer_id": customer} if customer else {})
         with path.open("rb") as f:
             answer = self.client.post(
                 "/v1/calls", files={"audio": (path.name, f, "audio/wav")}, data=form, headers=auth(self.crm)
@@ -399,6 +399,14 @@ def test_bad_review_bodies_are_refused_and_change_nothing(service: Service) -> N
     nameless = make_key(service.db, "qa", "d1")
     answer = service.review(call_id, {"grade": "C"}, nameless)
     assert answer.status_code == 201 and answer.json()["reviewer"] == "ci_" + nameless.split("_")[1]
+
+
+def test_an_after_sales_call_takes_no_purchase_grade_from_a_review(service: Service) -> None:
+    call_id = service.call(scenario="service_call")
+    answer = service.review(call_id, {"grade": "A"})
+    assert answer.status_code == 422 and "service_call call gets no purchase grade" in answer.text
+    assert service.view(call_id)["review"] is None
+    assert service.review(call_id, {"checkpoints": {"greeting": False}}).status_code == 201
 
 
 def test_qa_judges_the_dealer_s_own_checkpoints_on_the_call_s_scorecard(service: Service) -> None:

@@ -251,6 +251,12 @@ function renderIntent() {
     document.getElementById("grade-probabilities").textContent = Object.entries(intent.probabilities || {})
       .map(([g, p]) => `${g} ${Math.round(p * 100)}%`).join(" · ");
     document.getElementById("grade-select").value = review?.grade || "";
+  } else {
+    // An after-sales call (service_call) has no purchase grade: nothing to show or correct.
+    document.getElementById("grade").textContent = T.grade_not_applicable;
+    document.getElementById("grade-probabilities").textContent = "";
+    document.getElementById("grade-select").hidden = true;
+    document.querySelector('label[for="grade-select"]').hidden = true;
   }
   // Attributes: the model's values, a reviewed value over it, and those QA added.
   const corrected = review?.attributes || {};
