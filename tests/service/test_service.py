@@ -437,6 +437,8 @@ def test_reviews_export_as_training_dialogues(service: Service, audio_dir: Path,
 
     reviewed = service.upload(audio_dir / "jfk.flac", external_id="r").json()
     service.upload(audio_dir / "pyannote_sample.wav", external_id="not-reviewed")
+    # An after-sales call is no sale: reviewed or not, it is no training dialogue.
+    after_sales = service.upload(audio_dir / "stereo_diarization.wav", scenario="service_call").json()
     while service.worker.run_once():
         pass
     qa = make_key(service.db, "qa", "d1")
@@ -445,6 +447,10 @@ def test_reviews_export_as_training_dialogues(service: Service, audio_dir: Path,
         service.client.post(f"/v1/calls/{reviewed['id']}/review", json=body, headers=auth(qa)).status_code
         == 201
     )
+    answer = service.client.post(
+        f"/v1/calls/{after_sales['id']}/review", json={"checkpoints": {"greeting": False}}, headers=auth(qa)
+    )
+    assert answer.status_code == 201, answer.text
     with service.db.session() as session:
         (dialogue,) = reviewed_dialogues(session)
     assert (
@@ -481,7 +487,7 @@ def test_reviews_export_as_training_dialogues(service: Service, audio_dir: Path,
     unreviewed = next(
         c
         for c in service.client.get("/v1/calls", headers=auth(qa)).json()["items"]
-        if c["id"] != reviewed["id"]
+        if c["id"] not in (reviewed["id"], after_sales["id"])
     )
     assert service.client.get(f"/v1/calls/{unreviewed['id']}", headers=auth(qa)).json()["review"] is None
 
