@@ -20,7 +20,8 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/callintel models
 	# Trains the default understanding models once (seeded) into the cache; skipped when there.
 	$(VENV)/bin/callintel train --if-missing
-	$(VENV)/bin/callintel analyze demo/auto_repairs_call.flac --json demo-result.json
+	# The bundled call is an after-sales call (a service light): the service_call scorecard, no purchase grade.
+	$(VENV)/bin/callintel analyze demo/auto_repairs_call.flac --scenario service_call --json demo-result.json
 
 test: $(VENV)/.installed
 	$(PY) -m ruff check callintel api tests bench

@@ -10,6 +10,7 @@ answered 404, as if it did not exist.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Iterator
 from typing import Annotated, Concatenate, ParamSpec, TypeVar
 
@@ -18,12 +19,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from api.audio_links import AudioLinks
 from api.problems import Problem
+from callintel.service.monitoring import AnalysisMetrics
 from callintel.service.worker import Analyzer
 from callintel.settings import Settings
 from callintel.store.blobs import BlobStore
 from callintel.store.db import Database
-from callintel.store.keys import Principal, authenticate
+from callintel.store.keys import Principal, authenticate, is_revoked
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -49,6 +52,12 @@ def get_wake_workers(request: Request) -> Callable[[], None]:
     return wake
 
 
+def get_analysis_metrics(request: Request) -> AnalysisMetrics:
+    """The in-process workers' metrics (:mod:`callintel.service.monitoring`)."""
+    metrics: AnalysisMetrics = request.app.state.analysis_metrics
+    return metrics
+
+
 def get_sync_analyzer(request: Request) -> Analyzer | None:
     """The analyzer loaded in the lifespan for ``POST /v1/calls:analyze``; None when this server
     does not analyse synchronously. It takes concurrent calls."""
@@ -56,11 +65,18 @@ def get_sync_analyzer(request: Request) -> Analyzer | None:
     return analyzer
 
 
+def get_audio_links(request: Request) -> AudioLinks:
+    links: AudioLinks = request.app.state.audio_links
+    return links
+
+
 DatabaseDep = Annotated[Database, Depends(get_database)]
+AudioLinksDep = Annotated[AudioLinks, Depends(get_audio_links)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
 WakeWorkersDep = Annotated[Callable[[], None], Depends(get_wake_workers)]
 SyncAnalyzerDep = Annotated[Analyzer | None, Depends(get_sync_analyzer)]
+AnalysisMetricsDep = Annotated[AnalysisMetrics, Depends(get_analysis_metrics)]
 
 
 def get_db(database: DatabaseDep) -> Iterator[Session]:
@@ -105,16 +121,51 @@ def get_caller(
     key = bearer.credentials if bearer is not None else header
     if not key:
         raise Problem(
-            401, "an API key is required (Authorization: Bearer <key>)", {"WWW-Authenticate": "Bearer"}
+            401,
+            "an API key is required (Authorization: Bearer <key>)",
+            {"WWW-Authenticate": "Bearer"},
+            kind="key-required",
         )
     with database.session() as session:
         found = authenticate(session, key)
+        revoked = found is None and is_revoked(session, key)
+    if revoked:
+        raise Problem(
+            401,
+            "the API key was revoked",
+            {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            kind="key-revoked",
+        )
     if found is None:
-        raise Problem(401, "the API key is not valid", {"WWW-Authenticate": "Bearer"})
+        raise Problem(
+            401,
+            "the API key is not valid",
+            {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            kind="key-invalid",
+        )
     return found
 
 
 CallerDep = Annotated[Principal, Depends(get_caller)]
+
+
+def check_metrics_reader(
+    settings: SettingsDep, bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """``/metrics`` for a scraper: open when ``Settings.metrics_token`` is empty (a service reached
+    only from its own network), else the token as a bearer token (401 without it). No API key
+    reads it: a scraper needs no dealer's data, and an API key in Prometheus' configuration would
+    give it that."""
+    token = settings.metrics_token
+    if not token:
+        return
+    given = bearer.credentials if bearer is not None else ""
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        raise Problem(401, "the metrics token is required (Authorization: Bearer <token>)",
+                      {"WWW-Authenticate": "Bearer"})  # fmt: skip
+
+
+MetricsReaderDep = Depends(check_metrics_reader)
 
 
 def require(*roles: str) -> Callable[[Principal], Principal]:
@@ -122,7 +173,11 @@ def require(*roles: str) -> Callable[[Principal], Principal]:
 
     def check(who: CallerDep) -> Principal:
         if who.role != "admin" and who.role not in roles:
-            raise Problem(403, f"a {who.role} key may not do this (needs {' or '.join(('admin', *roles))})")
+            raise Problem(
+                403,
+                f"a {who.role} key may not do this (needs {' or '.join(('admin', *roles))})",
+                kind="forbidden",
+            )
         return who
 
     return check

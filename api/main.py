@@ -4,14 +4,17 @@ dispatcher), request guards, errors and routes."""
 from __future__ import annotations
 
 import contextlib
+import secrets
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 
-from api import console, problems
+from api import console, docs, problems
+from api.audio_links import AudioLinks
 from api.routes import api_router
 from callintel.service.delivery import DeliveryOptions, Dispatcher
+from callintel.service.monitoring import AnalysisMetrics
 from callintel.service.worker import Analyzer, Worker
 from callintel.settings import Settings
 from callintel.store.blobs import BlobStore
@@ -39,6 +42,8 @@ def create_app(
     """
     database = db or Database(settings.database_url)
     blobs = BlobStore(settings.audio_dir)
+    # The in-process workers' analyses, counted and timed for /metrics.
+    analysis_metrics = AnalysisMetrics()
     stop = threading.Event()
     wake = threading.Event()
     threads: list[threading.Thread] = []
@@ -61,6 +66,7 @@ def create_app(
                     models_dir=settings.models_dir,
                     max_audio_seconds=settings.max_audio_seconds,
                     batch=settings.worker_batch,
+                    metrics=analysis_metrics,
                 )
                 worker.name = f"{worker.name}:in-process-{i}"
                 thread = threading.Thread(target=worker.run, args=(stop, wake), daemon=True)
@@ -90,16 +96,23 @@ def create_app(
         description="Sales-call intelligence: upload recordings, get transcripts, scorecards, "
         "customer attributes, intent grades and journey tags.",
         lifespan=lifespan,
+        # api.docs serves them without a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     # What the routes are given (api.deps reads it, nothing else).
     app.state.settings = settings
     app.state.db = database
     app.state.blobs = blobs
+    app.state.analysis_metrics = analysis_metrics
     app.state.wake_workers = wake.set
     app.state.sync_analyzer = None
+    secret = settings.audio_url_secret.encode() or secrets.token_bytes(32)
+    app.state.audio_links = AudioLinks(secret, settings.audio_url_seconds)
     problems.install(app)
     app.include_router(api_router)
     console.install(app)
+    docs.install(app)
     _install_request_guards(app, settings.max_upload_bytes)
     return app
 
@@ -133,6 +146,6 @@ def _install_request_guards(app: FastAPI, max_bytes: int) -> None:
                 return problems.problem_response(400, "Content-Length is not a number")
             if int(length) > max_bytes + 1024 * 1024:
                 return problems.problem_response(
-                    413, f"the request is larger than the limit of {max_bytes} bytes"
+                    413, f"the request is larger than the limit of {max_bytes} bytes", kind="too-large"
                 )
         return await call_next(request)

@@ -15,7 +15,7 @@ from callintel.store.events import EVENT_TYPES
 from callintel.store.subscriptions import DeliveryStatus
 from callintel.understand.scoring import Scorecard
 
-EventType = Literal["call.analyzed", "customer.tags_changed", "call.failed"]
+EventType = Literal["call.analyzed", "customer.tags_changed", "call.failed", "call.reviewed"]
 assert set(EventType.__args__) == set(EVENT_TYPES)  # type: ignore[attr-defined]
 
 
@@ -35,7 +35,8 @@ _CORRECTED_VALUES = {
 
 
 class ReviewIn(BaseModel):
-    """QA corrections; every part optional. Stored as a labelled example for training."""
+    """QA corrections; every part optional. They apply at once (QA's word is final: the call's
+    result, its customer's journey, the events); stored as a labelled example for training."""
 
     model_config = {"extra": "forbid"}
 
@@ -49,7 +50,11 @@ class ReviewIn(BaseModel):
     )
     grade: Grade | None = None
     swap_roles: bool = False
-    note: str = Field(default="", max_length=2000)
+    note: str = Field(default="", max_length=2000, description="The reviewer's comment (optional).")
+    complete: bool = Field(
+        default=False,
+        description="The review is complete; false: a draft of corrections, which apply all the same.",
+    )
 
 
 class ScorecardOut(BaseModel):

@@ -17,13 +17,17 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from callintel.errors import (
+    AudioDecodeError,
     AudioError,
     AudioTooLongError,
     CallintelError,
+    ChannelLayoutError,
     Conflict,
+    EmptyAudioError,
     InvalidInput,
     NotAudioError,
     NotFound,
+    SilentAudioError,
     UnsupportedFormatError,
 )
 
@@ -53,6 +57,34 @@ STATUS_OF: dict[type[CallintelError], int] = {
 }
 
 
+# Problem types (RFC 9457 ``type``, relative to the service): what went wrong, for a client to
+# act on or to word in its own language (the console does) without parsing ``detail``. The
+# first class in an exception's MRO that is here decides; the others are ``about:blank``.
+TYPE_PREFIX = "/problems/"
+TYPE_OF: dict[type[CallintelError], str] = {
+    EmptyAudioError: "empty-audio",
+    NotAudioError: "not-audio",
+    AudioDecodeError: "audio-decode",
+    UnsupportedFormatError: "unsupported-format",
+    AudioTooLongError: "audio-too-long",
+    SilentAudioError: "silent-audio",
+    ChannelLayoutError: "channel-layout",
+    NotFound: "not-found",
+    Conflict: "conflict",
+    InvalidInput: "invalid-input",
+}
+
+
+def kind_of(exc: CallintelError) -> str | None:
+    """The problem type's name of one of the project's exceptions (None: ``about:blank``)."""
+    return next((TYPE_OF[t] for t in type(exc).__mro__ if t in TYPE_OF), None)
+
+
+def problem_type(name: str | None) -> str:
+    """The ``type`` URI of the problem ``name`` (None: ``about:blank``)."""
+    return "about:blank" if name is None else TYPE_PREFIX + name
+
+
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for these error statuses, as problem details. Each operation names
     the ones it can answer: 400 (a NUL in the URL, a bad ``Content-Length``: every operation), 401
@@ -70,19 +102,28 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
 class Problem(Exception):
     """An error the API answers with ``status`` and a sentence saying what to do."""
 
-    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        *,
+        kind: str | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.headers = headers
+        self.kind = kind  # the problem type's name (TYPE_OF's), None for about:blank
         self.extra = extra
 
 
 def problem_response(
-    status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any
+    status: int, detail: str, headers: dict[str, str] | None = None, *, kind: str | None = None, **extra: Any
 ) -> JSONResponse:
     body = {
-        "type": "about:blank",
+        "type": problem_type(kind),
         "title": HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
@@ -97,14 +138,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.detail, exc.headers, **exc.extra)
+        return problem_response(exc.status, exc.detail, exc.headers, kind=exc.kind, **exc.extra)
 
     @app.exception_handler(CallintelError)
     async def _ours(request: Request, exc: CallintelError) -> JSONResponse:
         status = next((STATUS_OF[t] for t in type(exc).__mro__ if t in STATUS_OF), None)
         if status is None:
             return await _unexpected(request, exc)
-        return problem_response(status, str(exc))
+        return problem_response(status, str(exc), kind=kind_of(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -116,12 +157,12 @@ def install(app: FastAPI) -> None:
             {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in exc.errors()
         ]
         detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors)[:2000]
-        return problem_response(422, detail or "invalid request", errors=errors[:50])
+        return problem_response(422, detail or "invalid request", kind="validation", errors=errors[:50])
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(500, "internal error; the server log has the details")
+        return problem_response(500, "internal error; the server log has the details", kind="server")
 
 
 def _document_only_problems(app: FastAPI) -> None:

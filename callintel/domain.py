@@ -34,7 +34,9 @@ Attribute = Literal[
     "concerns",
 ]
 Grade = Literal["H", "A", "B", "C", "N"]
-Scenario = Literal["showroom", "inbound_call", "outbound_followup"]
+# service_call: an after-sales call (售后来电: a service light, a repair, a maintenance booking),
+# scored on the dealer's own checkpoints; it is no sale, so it gives no purchase grade (issue 17).
+Scenario = Literal["showroom", "inbound_call", "outbound_followup", "service_call"]
 Role = Literal["sales", "customer"]
 Language = Literal["zh", "en"]
 IntentSignal = Literal["positive", "neutral", "negative"]
@@ -76,6 +78,15 @@ POWERTRAINS: Final[tuple[Powertrain, ...]] = get_args(Powertrain)
 BODY_TYPES: Final[tuple[BodyType, ...]] = get_args(BodyType)
 USAGES: Final[tuple[Usage, ...]] = get_args(Usage)
 CONCERNS: Final[tuple[Concern, ...]] = get_args(Concern)
+
+NO_PURCHASE_GRADE: Final[frozenset[Scenario]] = frozenset({"service_call"})
+"""Scenarios that are no sale: their calls get no purchase-intent grade, no intent tags."""
+
+
+def gives_purchase_grade(scenario: str) -> bool:
+    """Whether a call of ``scenario`` is graded H/A/B/C/N (an after-sales call is not)."""
+    return scenario not in NO_PURCHASE_GRADE
+
 
 # Upper bound (inclusive) of purchase_timeline_days for each grade; N is anything later or no intent.
 GRADE_MAX_DAYS: Final[dict[Grade, int]] = {"H": 7, "A": 15, "B": 30, "C": 120}

@@ -275,11 +275,19 @@ class Heard:
 
     @property
     def scenario(self) -> str:
-        return self.options.scenario or ("inbound_call" if self.layout == "stereo" else "showroom")
+        return call_scenario(self.options, self.layout)
 
     @property
     def call_turns(self) -> list[CallTurn]:
         return [CallTurn(t.role, t.text, t.start, t.end) for t in self.turns]
+
+
+def call_scenario(options: AnalysisOptions, layout: ChannelLayout) -> str:
+    """The scenario asked for, else the default of the layout (stereo: inbound_call, else showroom)."""
+    return options.scenario or ("inbound_call" if layout == "stereo" else "showroom")
+
+
+NOT_TRAINED = "understanding models are not trained: run `callintel train`"
 
 
 class Pipeline:
@@ -520,7 +528,7 @@ class Pipeline:
         if understanding is not None:
             timings["understand"] = understanding.timings.get("understand", 0.0)
         elif heard.options.understand and heard.turns and self._understander is None:
-            warnings.append("understanding models are not trained: run `callintel train`")
+            warnings.append(NOT_TRAINED)
         clock = time.perf_counter()
         sentiment = understanding.sentiment if understanding is not None else ()
         metrics = conversation_metrics(heard.turns, heard.audio.duration, heard.language, sentiment)
@@ -548,6 +556,52 @@ class Pipeline:
             metrics=metrics,
             warnings=tuple(warnings),
             timings={k: round(v, 3) for k, v in timings.items()},
+        )
+
+    def understand_again(
+        self, stored: AnalysisResult, options: AnalysisOptions, scorecard: Scorecard | None = None
+    ) -> AnalysisResult:
+        """``stored``'s transcript understood again with ``options``' scenario and call date (and
+        ``scorecard``, None: the scenario's file): a new result that keeps the transcript, speakers,
+        roles and models of ``stored`` and runs no ASR (the same audio uploaded again, issue 17).
+        Only ``understand``, ``scenario`` and ``call_date`` of ``options`` count."""
+        warnings = [w for w in stored.warnings if w != NOT_TRAINED]
+        timings: dict[str, float] = {}
+        understanding = None
+        if options.understand and stored.turns:
+            understander = self.understander
+            if understander is None:
+                warnings.append(NOT_TRAINED)
+            else:
+                clock = time.perf_counter()
+                understanding = understander.understand_many(
+                    [
+                        CallToUnderstand(
+                            [CallTurn(t.role, t.text, t.start, t.end) for t in stored.turns],
+                            call_scenario(options, stored.channel_layout),
+                            dt.date.fromisoformat(options.call_date) if options.call_date else None,
+                            scorecard,
+                        )
+                    ]
+                )[0]
+                timings["understand"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        sentiment = understanding.sentiment if understanding is not None else ()
+        metrics = conversation_metrics(stored.turns, stored.duration, stored.language, sentiment)
+        timings["metrics"] = time.perf_counter() - clock
+        return replace(
+            stored,
+            options=replace(
+                stored.options,
+                understand=options.understand,
+                scenario=options.scenario,
+                call_date=options.call_date,
+            ),
+            understanding=understanding,
+            metrics=metrics,
+            warnings=tuple(warnings),
+            timings={k: round(v, 3) for k, v in timings.items()},
+            redaction=stored.redaction,
         )
 
     def _language_and_hotwords(

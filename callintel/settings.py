@@ -36,7 +36,11 @@ class Settings:
     CALLINTEL_DATA_DIR (stored audio, the default SQLite database), CALLINTEL_DATABASE_URL
     (SQLAlchemy URL; default SQLite in the data dir), CALLINTEL_MAX_UPLOAD_BYTES,
     CALLINTEL_SYNC_MAX_SECONDS (longest recording ``POST /v1/calls:analyze`` takes),
-    CALLINTEL_WORKER_BATCH (queued calls a worker claims and analyses together, 1 to 64).
+    CALLINTEL_WORKER_BATCH (queued calls a worker claims and analyses together, 1 to 64),
+    CALLINTEL_METRICS_TOKEN (the bearer token ``/metrics`` asks for; empty: open),
+    CALLINTEL_AUDIO_URL_SECRET (signs the player's short-lived audio links; unset: a random secret
+    per process, so set it when several service processes answer the same console),
+    CALLINTEL_AUDIO_URL_SECONDS (how long such a link is valid).
     """
 
     models_dir: Path = field(default_factory=_default_models_dir)
@@ -47,10 +51,15 @@ class Settings:
     max_upload_bytes: int = 512 * 1024 * 1024
     sync_max_seconds: float = 120.0
     worker_batch: int = 1
+    metrics_token: str = field(default="", repr=False)
+    audio_url_secret: str = field(default="", repr=False)
+    audio_url_seconds: int = 3600
 
     def __post_init__(self) -> None:
         if not 1 <= self.worker_batch <= 64:
             raise ValueError(f"worker_batch must be 1 to 64, not {self.worker_batch}")
+        if not 10 <= self.audio_url_seconds <= 7 * 86400:
+            raise ValueError(f"audio_url_seconds must be 10 to 604800, not {self.audio_url_seconds}")
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'callintel.db'}")
 
@@ -72,4 +81,7 @@ class Settings:
             max_upload_bytes=int(env("CALLINTEL_MAX_UPLOAD_BYTES", defaults.max_upload_bytes)),
             sync_max_seconds=float(env("CALLINTEL_SYNC_MAX_SECONDS", defaults.sync_max_seconds)),
             worker_batch=int(env("CALLINTEL_WORKER_BATCH", defaults.worker_batch)),
+            metrics_token=env("CALLINTEL_METRICS_TOKEN", ""),
+            audio_url_secret=env("CALLINTEL_AUDIO_URL_SECRET", ""),
+            audio_url_seconds=int(env("CALLINTEL_AUDIO_URL_SECONDS", defaults.audio_url_seconds)),
         )

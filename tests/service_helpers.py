@@ -11,7 +11,7 @@ import pytest
 from pydantic import TypeAdapter
 from sqlalchemy import create_engine, text
 
-from callintel.domain import GRADES, as_grade
+from callintel.domain import GRADES, as_grade, gives_purchase_grade
 from callintel.options import AnalysisOptions
 from callintel.result import AnalysisResult
 from callintel.settings import Settings
@@ -104,10 +104,11 @@ def fake_result(
                 ["领克 08"], (AttributeEvidence(1, turns[-1].start, turns[-1].end, "领克08", 0.9),)
             )
         }
-    if intent is None:
+    graded = gives_purchase_grade(scenario)  # an after-sales call gets no grade, as the pipeline's
+    if intent is None and graded:
         intent = IntentResult("A", {"H": 0.1, "A": 0.6, "B": 0.2, "C": 0.05, "N": 0.05})
     if tags is None:
-        tags = (Tag("intent_grade", "A", 0.6), Tag("model_interest", "领克 08", 0.9))
+        tags = ((Tag("intent_grade", "A", 0.6),) if graded else ()) + (Tag("model_interest", "领克 08", 0.9),)
     understanding = Understanding(
         scenario=scenario,
         call_date=options.call_date or "2026-11-23",

@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from jinja2 import StrictUndefined
 
-from api.console.i18n import LANGUAGES, TEXT, language_of
+from api.console.i18n import LANGUAGES, TEXT, UI_TEXT, display_name, language_of
 from callintel.domain import ATTRIBUTES, BODY_TYPES, CONCERNS, PAYMENTS, POWERTRAINS, SCENARIOS, USAGES
+from callintel.domain import LANGUAGES as CALL_LANGUAGES
 from callintel.store.analytics import scorecard_labels
+from callintel.store.calls import ChannelChoice
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
+# A name a template gets wrong fails the page (and its test) instead of printing nothing.
+templates.env.undefined = StrictUndefined
 router = APIRouter(prefix="/console", include_in_schema=False)
 # The attributes whose values are one of a list (DOMAIN.md): the call page offers them to pick.
 ATTRIBUTE_CHOICES = {
@@ -41,7 +46,7 @@ def _page(request: Request, template: str, **context: Any) -> HTMLResponse:
         template,
         {
             "lang": lang,
-            "t": TEXT[lang],
+            "t": UI_TEXT[lang],
             "languages": LANGUAGES,
             "scenarios": SCENARIOS,
             "text_json": json.dumps(TEXT[lang], ensure_ascii=False),
@@ -62,10 +67,14 @@ def signin(request: Request) -> HTMLResponse:
 
 
 def _labels(request: Request) -> dict[str, Any]:
-    """The scorecards' checkpoint and violation labels, for the filters' choices."""
+    """The scorecards' checkpoint and violation names in the reader's language, for the choices."""
+    lang = language_of(request)
     with request.app.state.db.session() as session:
         checkpoints, violations = scorecard_labels(session, request.app.state.settings.models_dir)
-    return {"checkpoints": checkpoints, "violations": violations}
+    return {
+        "checkpoints": {k: display_name(lang, "checkpoint", k, label) for k, label in checkpoints.items()},
+        "violations": {k: display_name(lang, "violation", k, label) for k, label in violations.items()},
+    }
 
 
 @router.get("/calls", response_class=HTMLResponse)
@@ -97,7 +106,9 @@ def call(request: Request, call_id: str) -> HTMLResponse:
 
 @router.get("/upload", response_class=HTMLResponse)
 def upload(request: Request) -> HTMLResponse:
-    return _page(request, "upload.html")
+    return _page(
+        request, "upload.html", call_languages=CALL_LANGUAGES, channel_layouts=get_args(ChannelChoice)
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -61,6 +61,7 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "mark_passed": "Mark passed",
         "mark_missed": "Mark missed",
         "reviewed": "reviewed",
+        "grade_not_applicable": "not applicable: an after-sales call gets no purchase grade",
         "swap_roles": "Swap speakers",
         "set_grade": "Correct the grade",
         "save": "Save",
@@ -79,6 +80,7 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "scenario_showroom": "Showroom",
         "scenario_inbound_call": "Inbound call",
         "scenario_outbound_followup": "Follow-up call",
+        "scenario_service_call": "After-sales call",
         "since": "From",
         "until": "To",
         "score_min": "Score from",
@@ -119,6 +121,7 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "add_violation": "Add a violation",
         "add": "Add",
         "not_a_violation": "Not a violation",
+        "violation_confirmed": "Confirmed",
         "correct_attribute": "Correct an attribute",
         "attribute": "Attribute",
         "not_said": "not said",
@@ -140,6 +143,54 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "attr_usage": "Usage",
         "attr_household": "Household",
         "attr_concerns": "Concerns",
+        "silence_line": "{silence} s silent (longest {longest} s)",
+        "times_in": "Times in {zone}",
+        "review": "Review",
+        "review_comment": "Comment (optional)",
+        "review_complete": "Review complete",
+        "review_completed": "Review completed",
+        "review_completed_by": "Review completed by {reviewer} on {when}",
+        "review_draft_by": "Corrections by {reviewer} on {when}, review not completed",
+        "save_comment": "Save comment",
+        "verdict": "Verdict",
+        "not_found_title": "Call not found",
+        "not_found_text": "There is no such call, or your key may not see it.",
+        "back_to_calls": "Back to the calls",
+        "language_auto": "detect",
+        "language_zh": "Mandarin",
+        "language_en": "English",
+        "channel_layout": "Channels",
+        "channel_auto": "detect",
+        "channel_stereo": "stereo: one side per channel",
+        "channel_mono": "mono: everyone on one channel",
+        "recorded_at": "Recorded at",
+        "uploading": "uploading",
+        "choose_dealer": "Choose a dealer",
+        "signin_wrong_key": "This API key is not valid: check that it was copied whole.",
+        "signin_revoked_key": "This API key was revoked: ask your administrator for a new one.",
+        "problem_empty_audio": "The file is empty.",
+        "problem_not_audio": "This is not an audio recording.",
+        "problem_audio_decode": "The recording is damaged and cannot be decoded.",
+        "problem_unsupported_format": "This audio format is not supported.",
+        "problem_audio_too_long": "The recording is longer than this server accepts.",
+        "problem_silent_audio": "The recording is silent.",
+        "problem_channel_layout": "The channel layout does not fit the recording "
+        "(stereo asked of a mono file).",
+        "problem_too_large": "The file is larger than this server accepts.",
+        "problem_not_found": "Not found, or your key may not see it.",
+        "problem_conflict": "This does not fit the call's state (not analysed yet?).",
+        "problem_invalid_input": "A value is not valid.",
+        "problem_validation": "A field is missing or not valid.",
+        "problem_forbidden": "Your key may not do this.",
+        "problem_forbidden_dealer": "Your key is not scoped to this dealer.",
+        "problem_key_required": "Please sign in.",
+        "problem_key_invalid": "This API key is not valid.",
+        "problem_key_revoked": "This API key was revoked.",
+        "problem_rate_limited": "Too many requests; try again shortly.",
+        "problem_server": "The server failed; try again or ask an administrator.",
+        "problem_audio_link": "The recording's link has expired; reload the page.",
+        "problem_network": "The server cannot be reached.",
+        "problem_unknown": "The request failed (HTTP {status}).",
         "search": "Search",
         "search_transcripts": "Search the transcripts",
         "search_words": "Words or phrase",
@@ -206,6 +257,7 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "mark_passed": "标为通过",
         "mark_missed": "标为未做到",
         "reviewed": "已复核",
+        "grade_not_applicable": "不适用：售后来电不做购车意向评级",
         "swap_roles": "交换说话人",
         "set_grade": "修改意向等级",
         "save": "保存",
@@ -224,6 +276,7 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "scenario_showroom": "展厅接待",
         "scenario_inbound_call": "来电",
         "scenario_outbound_followup": "回访外呼",
+        "scenario_service_call": "售后来电",
         "since": "开始日期",
         "until": "结束日期",
         "score_min": "最低分",
@@ -264,6 +317,7 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "add_violation": "添加违规",
         "add": "添加",
         "not_a_violation": "不是违规",
+        "violation_confirmed": "确认违规",
         "correct_attribute": "更正客户属性",
         "attribute": "属性",
         "not_said": "未提及",
@@ -285,6 +339,53 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "attr_usage": "用途",
         "attr_household": "家庭情况",
         "attr_concerns": "关注点",
+        "silence_line": "静默 {silence} 秒（最长 {longest} 秒）",
+        "times_in": "时间按 {zone} 显示",
+        "review": "复核",
+        "review_comment": "备注（可选）",
+        "review_complete": "完成复核",
+        "review_completed": "复核已完成",
+        "review_completed_by": "{reviewer} 于 {when} 完成复核",
+        "review_draft_by": "{reviewer} 于 {when} 做了更正，复核尚未完成",
+        "save_comment": "保存备注",
+        "verdict": "判定",
+        "not_found_title": "找不到该通话",
+        "not_found_text": "没有这个通话，或者您的密钥无权查看。",
+        "back_to_calls": "返回通话列表",
+        "language_auto": "自动识别",
+        "language_zh": "普通话",
+        "language_en": "英语",
+        "channel_layout": "声道",
+        "channel_auto": "自动识别",
+        "channel_stereo": "立体声：每方一个声道",
+        "channel_mono": "单声道：所有人在同一声道",
+        "recorded_at": "录音时间",
+        "uploading": "上传中",
+        "choose_dealer": "选择经销商",
+        "signin_wrong_key": "API 密钥无效：请检查是否完整复制。",
+        "signin_revoked_key": "该 API 密钥已被吊销：请向管理员申请新的密钥。",
+        "problem_empty_audio": "文件是空的。",
+        "problem_not_audio": "这不是录音文件。",
+        "problem_audio_decode": "录音已损坏，无法解码。",
+        "problem_unsupported_format": "不支持这种音频格式。",
+        "problem_audio_too_long": "录音时长超过了服务器的上限。",
+        "problem_silent_audio": "录音没有声音。",
+        "problem_channel_layout": "声道设置与录音不符（单声道文件选了立体声）。",
+        "problem_too_large": "文件超过了服务器的大小上限。",
+        "problem_not_found": "找不到，或者您的密钥无权查看。",
+        "problem_conflict": "与通话当前状态不符（还没有分析完？）。",
+        "problem_invalid_input": "有一个值无效。",
+        "problem_validation": "有字段缺失或无效。",
+        "problem_forbidden": "您的密钥无权执行此操作。",
+        "problem_forbidden_dealer": "您的密钥不包含这个经销商。",
+        "problem_key_required": "请先登录。",
+        "problem_key_invalid": "API 密钥无效。",
+        "problem_key_revoked": "该 API 密钥已被吊销。",
+        "problem_rate_limited": "请求过于频繁，请稍后再试。",
+        "problem_server": "服务器出错，请重试或联系管理员。",
+        "problem_audio_link": "录音链接已过期，请刷新页面。",
+        "problem_network": "无法连接服务器。",
+        "problem_unknown": "请求失败（HTTP {status}）。",
         "search": "搜索",
         "search_transcripts": "搜索通话内容",
         "search_words": "关键词或短语",
@@ -326,9 +427,80 @@ CHOICES: Final[dict[str, dict[str, str]]] = {
         "trade_in_value": "置换价格", "insurance": "保险",
     },
 }  # fmt: skip
+# DOMAIN.md's checkpoints and violations by name (``checkpoint_<key>``, ``violation_<key>``). The
+# Chinese interface shows a scorecard's own label first (QA teams edit them); the English one
+# shows these, and a dealer's own checkpoint its scorecard label, the only name it has.
+NAMES: Final[dict[str, dict[str, str]]] = {
+    "en": {
+        "checkpoint_greeting": "Greeting and introduction",
+        "checkpoint_needs_discovery": "Needs discovery",
+        "checkpoint_product_presentation": "Product presentation",
+        "checkpoint_test_drive_invite": "Test drive invitation",
+        "checkpoint_offer_and_finance": "Offer and finance",
+        "checkpoint_objection_handling": "Objection handling",
+        "checkpoint_contact_capture": "Contact capture",
+        "checkpoint_closing_commitment": "Closing and commitment",
+        "checkpoint_follow_up_plan": "Follow-up plan",
+        "violation_forbidden_promise": "Forbidden promise",
+        "violation_disparage_competitor": "Disparaging a competitor",
+        "violation_rude": "Rudeness",
+        "violation_pressure_tactic": "Pressure tactic",
+    },
+    "zh": {
+        "checkpoint_greeting": "问候与自我介绍",
+        "checkpoint_needs_discovery": "需求分析",
+        "checkpoint_product_presentation": "产品介绍",
+        "checkpoint_test_drive_invite": "邀约试驾",
+        "checkpoint_offer_and_finance": "报价与金融方案",
+        "checkpoint_objection_handling": "异议处理",
+        "checkpoint_contact_capture": "留资",
+        "checkpoint_closing_commitment": "促成与邀约",
+        "checkpoint_follow_up_plan": "跟进计划",
+        "violation_forbidden_promise": "违规承诺",
+        "violation_disparage_competitor": "贬低竞品",
+        "violation_rude": "态度恶劣",
+        "violation_pressure_tactic": "施压逼单",
+    },
+}
 for _lang, _names in CHOICES.items():
     TEXT[_lang].update({f"choice_{value}": name for value, name in _names.items()})
+for _lang, _names in NAMES.items():
+    TEXT[_lang].update(_names)
 assert TEXT["en"].keys() == TEXT["zh"].keys()
+
+
+class UiText:
+    """One language's interface text for the templates: ``t.clear`` and ``t['scenario_' + s]``.
+
+    Not a dict: Jinja looks ``t.clear`` up as an attribute first, and a dict's attribute
+    ``clear`` is its method, which a page would print as ``<built-in method clear …>`` (issue
+    17). Here every name is a text, and an unknown name raises instead of printing nothing.
+    """
+
+    __slots__ = ("_texts",)
+
+    def __init__(self, texts: dict[str, str]) -> None:
+        self._texts = texts
+
+    def __getattr__(self, name: str) -> str:
+        try:
+            return self._texts[name]
+        except KeyError:
+            raise AttributeError(f"no interface text {name!r}") from None
+
+    def __getitem__(self, name: str) -> str:
+        return self._texts[name]
+
+
+UI_TEXT: Final[dict[str, UiText]] = {lang: UiText(texts) for lang, texts in TEXT.items()}
+
+
+def display_name(lang: str, kind: str, key: str, label: str) -> str:
+    """The name of a checkpoint or violation (``kind``) in the interface's language: in Chinese
+    the scorecard's label, in English DOMAIN.md's name, else the other, else the key."""
+    known = TEXT[lang].get(f"{kind}_{key}")
+    first, second = (label, known) if lang == "zh" else (known, label)
+    return first or second or key
 
 
 def language_of(request: Request) -> str:

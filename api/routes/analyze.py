@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import BlobsDep, DatabaseDep, QaOrCrmDep, SettingsDep, SyncAnalyzerDep, in_transaction
-from api.problems import Problem, documented
+from api.problems import Problem, documented, kind_of
 from api.routes.calls import stage_upload
 from callintel.domain import Scenario
 from callintel.errors import AudioError, RecordingTooLong
@@ -46,7 +46,7 @@ async def analyze_now(
             call_date=recorded_at.isoformat() if recorded_at else None,
         )
     except ValueError as e:
-        raise Problem(422, str(e).split(" (all:")[0]) from e
+        raise Problem(422, str(e).split(" (all:")[0], kind="invalid-input") from e
     if analyzer is None:
         raise Problem(503, "this server does not analyse synchronously (no models loaded)")
     staged = await stage_upload(blobs, audio, settings.max_upload_bytes)
@@ -57,11 +57,12 @@ async def analyze_now(
             raise Problem(
                 413,
                 f"the recording lasts {e.duration:.0f} s; synchronous analysis takes up to {e.limit:.0f} s",
+                kind="audio-too-long",
             ) from e
         try:
             scorecard = await in_transaction(database, current_scorecard, scenario, settings.models_dir)
             return await run_in_threadpool(analyzer, staged.path, options, scorecard)
         except AudioError as e:
-            raise Problem(422, f"the recording cannot be analysed: {e}") from e
+            raise Problem(422, f"the recording cannot be analysed: {e}", kind=kind_of(e)) from e
     finally:
         blobs.discard(staged)

@@ -8,8 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
 
 from api.deps import (
+    AudioLinksDep,
     BlobsDep,
     CrmDep,
     DatabaseDep,
@@ -39,7 +41,7 @@ async def stage_upload(blobs: BlobStore, audio: UploadFile, max_bytes: int) -> S
             blobs.stage, iter(lambda: audio.file.read(1 << 20), b""), max_bytes
         )
     except TooLargeError as e:
-        raise Problem(413, str(e)) from e
+        raise Problem(413, str(e), kind="too-large") from e
     return staged
 
 
@@ -75,11 +77,11 @@ async def upload_call(
     when the same recording with the same external id, or the same ``Idempotency-Key``, was
     uploaded before."""
     if not who.may_see(dealer):
-        raise Problem(403, f"this key is not scoped to dealer {dealer!r}")
+        raise Problem(403, f"this key is not scoped to dealer {dealer!r}", kind="forbidden-dealer")
     try:
         TranscriptionOptions(language=language)
     except ValueError as e:
-        raise Problem(422, str(e).split(" (all:")[0]) from e
+        raise Problem(422, str(e).split(" (all:")[0], kind="invalid-input") from e
     if recorded_at is not None and recorded_at.tzinfo is None:
         recorded_at = recorded_at.replace(tzinfo=dt.UTC)
     existing = await in_transaction(database, calls.find_upload, dealer, idempotency_key)
@@ -178,6 +180,50 @@ def get_audio(call_id: str, who: QaOrCrmDep, session: SessionDep, blobs: BlobsDe
     """The recording (supports ``Range`` requests, for the player)."""
     path, media_type = calls.recording_file(session, blobs, who, call_id)
     return FileResponse(path, media_type=media_type)
+
+
+class AudioLink(BaseModel):
+    """A link that streams one call's recording without the API key, until it expires."""
+
+    url: str = Field(description="Path and query of the link, on this service; it takes `Range`.")
+    expires_at: dt.datetime
+
+
+@router.post("/calls/{call_id}/audio-link", response_model=AudioLink, responses=documented(400, 401, 404))
+def audio_link(
+    call_id: str, who: QaOrCrmDep, session: SessionDep, blobs: BlobsDep, links: AudioLinksDep
+) -> AudioLink:
+    """A short-lived signed link to the call's recording, for a player (an `<audio>` element
+    cannot send the key). Issued only to a caller who may see the call."""
+    calls.recording_file(session, blobs, who, call_id)  # 404 unless ``who`` may hear it
+    url, expires = links.sign(call_id)
+    return AudioLink(url=url, expires_at=dt.datetime.fromtimestamp(expires, dt.UTC))
+
+
+@router.get(
+    "/audio/{call_id}",
+    response_class=FileResponse,
+    responses={
+        200: {"description": "The recording, in its own format.", "content": {"audio/*": {}}},
+        206: {"description": "The part of the recording a `Range` header asked for."},
+        416: {"description": "The `Range` asked for lies outside the recording."},
+        **documented(400, 403, 404, 422),
+    },
+)
+def get_linked_audio(
+    call_id: str,
+    session: SessionDep,
+    blobs: BlobsDep,
+    links: AudioLinksDep,
+    expires: Annotated[int, Query(ge=0, le=2**40)],
+    signature: Annotated[str, Query(min_length=64, max_length=64, pattern=r"^[0-9a-f]+$")],
+) -> FileResponse:
+    """The recording through a link of `POST /v1/calls/{id}/audio-link` (supports `Range`):
+    403 once the link has expired or when it was not signed by this service for this call."""
+    if not links.valid(call_id, expires, signature):
+        raise Problem(403, "this audio link is not valid or has expired", kind="audio-link")
+    path, media_type = calls.recording_file(session, blobs, calls.LINK_HOLDER, call_id)
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.delete("/calls/{call_id}", status_code=204, responses=documented(400, 401, 403, 404))

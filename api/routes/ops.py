@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
-from api.deps import DatabaseDep, SessionDep
+from api.deps import AnalysisMetricsDep, DatabaseDep, MetricsReaderDep, SessionDep
 from api.models import Health, Ready
 from api.problems import documented, problem_response
 from callintel.store.analytics import job_counts
@@ -37,10 +37,16 @@ def readyz(database: DatabaseDep) -> Ready | JSONResponse:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"description": "Prometheus' text format.", "content": {"text/plain": {}}}},
+    dependencies=[MetricsReaderDep],
+    responses={
+        200: {"description": "Prometheus' text format.", "content": {"text/plain": {}}},
+        **documented(401),
+    },
 )
-def metrics(session: SessionDep) -> Response:
-    """Prometheus metrics."""
+def metrics(session: SessionDep, analyses: AnalysisMetricsDep) -> Response:
+    """Prometheus metrics: jobs and webhook deliveries by status (from the database), and the
+    analyses of this process's workers (counts by outcome, durations, stage timings; see
+    docs/deploy.md). With ``CALLINTEL_METRICS_TOKEN`` set, the token is required as a bearer token."""
     registry = CollectorRegistry()
     jobs = Gauge("callintel_jobs", "Jobs by status", ["status"], registry=registry)
     sending = Gauge(
@@ -50,4 +56,4 @@ def metrics(session: SessionDep) -> Response:
         jobs.labels(job_status).set(count)
     for delivery_status, count in deliveries_by_status(session).items():
         sending.labels(delivery_status).set(count)
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(registry) + analyses.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body
 from api.deps import QaDep, SessionDep
 from api.models import ReviewIn
 from api.problems import documented
-from callintel.store.reviews import Corrections, RecordedReview, add_review
+from callintel.store.reviews import RecordedReview, add_review
 
 router = APIRouter(prefix="/v1", tags=["calls"])
 
@@ -23,5 +23,6 @@ router = APIRouter(prefix="/v1", tags=["calls"])
 def review(
     call_id: str, who: QaDep, session: SessionDep, body: Annotated[ReviewIn, Body()]
 ) -> RecordedReview:
-    """Record a QA review of a call."""
-    return add_review(session, who, call_id, Corrections.parse(body.model_dump()))
+    """Record a QA review of a call; its reviewer is this key's name. QA's corrections become the
+    call's effective result (`GET /v1/calls/{id}`), its journey tags, and a `call.reviewed` event."""
+    return add_review(session, who, call_id, body.model_dump(exclude={"complete"}), complete=body.complete)

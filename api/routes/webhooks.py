@@ -35,7 +35,7 @@ def create_subscription(
     """Subscribe a URL to a dealer's events. Deliveries are signed with the secret (header
     ``Callintel-Signature``); see docs/webhooks.md."""
     if not who.may_see(body.dealer):
-        raise Problem(403, f"this key is not scoped to dealer {body.dealer!r}")
+        raise Problem(403, f"this key is not scoped to dealer {body.dealer!r}", kind="forbidden-dealer")
     row = subscriptions.create_subscription(
         session, body.dealer, body.url, body.events, body.secret, body.description
     )

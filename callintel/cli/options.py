@@ -18,6 +18,7 @@ class Scenario(StrEnum):
     showroom = "showroom"
     inbound_call = "inbound_call"
     outbound_followup = "outbound_followup"
+    service_call = "service_call"
 
 
 class Device(StrEnum):

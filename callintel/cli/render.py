@@ -136,8 +136,12 @@ def print_understanding(understanding: Understanding) -> None:
             key, json.dumps(value.value, ensure_ascii=False), " / ".join(e.text for e in value.evidence)
         )
     console.print(attributes)
-    probabilities = " ".join(f"{g}={p:.2f}" for g, p in understanding.intent.probabilities.items())
-    console.print(f"[bold]Intent grade {understanding.intent.grade}[/] ({probabilities})")
+    intent = understanding.intent
+    if intent is None:
+        console.print(f"[bold]Intent grade[/] not applicable ({understanding.scenario}: no purchase)")
+    else:
+        probabilities = " ".join(f"{g}={p:.2f}" for g, p in intent.probabilities.items())
+        console.print(f"[bold]Intent grade {intent.grade}[/] ({probabilities})")
     console.print("Tags: " + ", ".join(t.name for t in understanding.tags), highlight=False)
 
 

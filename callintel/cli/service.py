@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import replace
 from typing import Annotated
 
@@ -40,6 +41,7 @@ def serve(
     from callintel.service.delivery import DeliveryOptions
     from callintel.store.db import upgrade
 
+    _log_to_stderr()
     settings = Settings.from_env()
     if worker_batch is not None:
         settings = replace(settings, worker_batch=worker_batch)
@@ -63,14 +65,30 @@ def worker(
             help="Queued calls claimed and analysed together [default: CALLINTEL_WORKER_BATCH, else 1].",
         ),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Serve this worker's Prometheus metrics on this port (all addresses; see docs/deploy.md).",
+        ),
+    ] = None,
 ) -> None:
-    """Process queued calls until stopped (SIGINT/SIGTERM finish the current job first)."""
+    """Process queued calls until stopped (SIGINT/SIGTERM finish the current job first); each
+    analysis is logged (event=analysis.start / analysis.end lines) and counted."""
+    from prometheus_client import start_http_server
+
     from callintel.pipeline import Pipeline
+    from callintel.service.monitoring import AnalysisMetrics
     from callintel.service.worker import Worker, pipeline_analyzer
     from callintel.store.blobs import BlobStore
     from callintel.store.db import Database
 
+    _log_to_stderr()
     settings = Settings.from_env()
+    metrics = AnalysisMetrics()
+    if metrics_port is not None:
+        start_http_server(metrics_port, registry=metrics.registry)
     db = Database(settings.database_url)
     stop = stop_on_signals()
     analyze = pipeline_analyzer(Pipeline.from_settings(settings, preload=("speakers", "understanding")))
@@ -83,8 +101,16 @@ def worker(
         models_dir=settings.models_dir,
         max_audio_seconds=settings.max_audio_seconds,
         batch=batch if batch is not None else settings.worker_batch,
+        metrics=metrics,
     ).run(stop)
     db.dispose()
+
+
+def _log_to_stderr() -> None:
+    """callintel's INFO lines (the workers' analysis lines) and other libraries' warnings on
+    stderr, unless the process was given a logging configuration already."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("callintel").setLevel(logging.INFO)
 
 
 def db_upgrade() -> None:

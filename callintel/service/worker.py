@@ -19,6 +19,7 @@ import os
 import socket
 import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
@@ -30,14 +31,15 @@ from sqlalchemy.orm import Session
 
 from callintel.errors import AudioError
 from callintel.options import MAX_AUDIO_SECONDS, AnalysisOptions
-from callintel.result import AnalysisResult
+from callintel.result import AnalysisResult, Redaction, RedactionSpan
+from callintel.service.monitoring import AnalysisMetrics, AnalysisRecord, Outcome, log_end, log_start
 from callintel.settings import Settings
 from callintel.store import jobs
 from callintel.store.blobs import BlobStore, Staged
 from callintel.store.db import Database
 from callintel.store.models import Call, Dealer
 from callintel.store.policy import DealerSettings
-from callintel.store.recordings import drop_if_unused, recording_for
+from callintel.store.recordings import StoredTranscript, drop_if_unused, recording_for, transcript_to_reuse
 from callintel.store.redact import RedactedSpan, mute_file
 from callintel.store.results import current_scorecard, redact_result, store_result
 from callintel.understand.scoring import Scorecard
@@ -71,14 +73,30 @@ class BatchAnalyzer(Protocol):
         ...
 
 
+@runtime_checkable
+class Reunderstander(Protocol):
+    """An :data:`Analyzer` that also understands a stored transcript again, without ASR: a worker
+    whose analyzer has it analyses audio this dealer already had analysed that way (issue 17)."""
+
+    def understand_again(
+        self, stored: AnalysisResult, options: AnalysisOptions, scorecard: Scorecard | None
+    ) -> AnalysisResult:
+        """``stored``'s transcript understood with ``options``' scenario and call date."""
+        ...
+
+
 @dataclass(frozen=True)
 class _Held:
-    """A claimed job and what analysing it takes."""
+    """A claimed job, what analysing it takes and what its log line and metrics say of it."""
 
     claimed: jobs.Claimed
     path: Path
     options: AnalysisOptions
     scorecard: Scorecard | None
+    dealer_id: str
+    scenario: str
+    started: float  # time.perf_counter() at the claim
+    reuse: StoredTranscript | None = None  # the same audio's stored transcript, to understand again
 
 
 def call_options(call: Call, base: AnalysisOptions = AnalysisOptions()) -> AnalysisOptions:
@@ -104,6 +122,12 @@ class Worker:
         max_audio_seconds: the longest recording analysed (the service's upload limit,
             ``Settings.max_audio_seconds``).
         batch: jobs claimed at once (``Settings.worker_batch``); 1 takes them one by one.
+        metrics: where each analysis is counted and timed (None: a registry of its own).
+
+    Each analysis logs ``event=analysis.start`` and ``event=analysis.end`` lines
+    (:mod:`callintel.service.monitoring`). A call whose uploaded bytes match a call of the same
+    dealer analysed before (same language and channel layout asked) reuses that call's stored
+    transcript when the analyzer is a :class:`Reunderstander`: no second ASR.
     """
 
     def __init__(
@@ -117,10 +141,12 @@ class Worker:
         models_dir: Path | None = None,
         max_audio_seconds: float = MAX_AUDIO_SECONDS,
         batch: int = 1,
+        metrics: AnalysisMetrics | None = None,
     ) -> None:
         if batch < 1:
             raise ValueError(f"batch must be at least 1, not {batch}")
         self.db = db
+        self.metrics = metrics if metrics is not None else AnalysisMetrics()
         self.batch = batch
         self.max_audio_seconds = max_audio_seconds
         self.models_dir = models_dir or Settings.from_env().models_dir
@@ -154,35 +180,49 @@ class Worker:
             claimed = jobs.claim(session, self.name, self.lease)
             if claimed is None:
                 return False
-            call = session.get(Call, claimed.call_id)
-            assert call is not None and call.recording is not None
-            path = self.blobs.path(call.recording.storage_path)
-            options = call_options(call, AnalysisOptions(max_seconds=self.max_audio_seconds))
-            scorecard = current_scorecard(session, call.scenario, self.models_dir)
-        logger.info(
-            "worker %s: job %s (call %s, attempt %d)", self.name, claimed.job_id, call.id, claimed.attempt
-        )
+            item = self._hold(session, claimed, {})
+        self._log_start(item)
         lost = threading.Event()
         done = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(claimed.job_id, done, lost), daemon=True)
         beat.start()
+        answer: AnalysisResult | Exception
         try:
-            result = self.analyze(path, options, scorecard)
-        except AudioError as e:
-            self.fail(claimed, f"{type(e).__name__}: {e}", retry=False)
-            return True
+            answer = self._analyze_one(item)
         except Exception as e:
-            logger.warning("job %s failed: %s", claimed.job_id, traceback.format_exc(limit=3))
-            self.fail(claimed, f"{type(e).__name__}: {e}", retry=True)
-            return True
+            answer = e
         finally:
             done.set()
             beat.join()
-        if lost.is_set():
-            logger.warning("job %s: lease lost to another worker; result dropped", claimed.job_id)
-            return True
-        self.complete(claimed, path, result)
+        self._settle(item, answer, lost.is_set())
         return True
+
+    def _hold(self, session: Session, claimed: jobs.Claimed, cards: dict[str, Scorecard | None]) -> _Held:
+        """What analysing a claimed job takes (``cards``: the scorecards read so far, by scenario)."""
+        call = session.get(Call, claimed.call_id)
+        assert call is not None and call.recording is not None
+        if call.scenario not in cards:
+            cards[call.scenario] = current_scorecard(session, call.scenario, self.models_dir)
+        reuse = transcript_to_reuse(session, call) if isinstance(self.analyze, Reunderstander) else None
+        return _Held(
+            claimed,
+            self.blobs.path(call.recording.storage_path),
+            call_options(call, AnalysisOptions(max_seconds=self.max_audio_seconds)),
+            cards[call.scenario],
+            call.dealer_id,
+            call.scenario,
+            time.perf_counter(),
+            reuse,
+        )
+
+    def _analyze_one(self, item: _Held) -> AnalysisResult:
+        """The call analysed, or its stored transcript of the same audio understood again."""
+        if item.reuse is None:
+            return self.analyze(item.path, item.options, item.scorecard)
+        assert isinstance(self.analyze, Reunderstander)
+        result = self.analyze.understand_again(item.reuse.result, item.options, item.scorecard)
+        note = f"transcript reused from call {item.reuse.call_id}: the same audio, analysed before"
+        return replace(result, warnings=(*result.warnings, note))
 
     def run_batch(self) -> bool:
         """Claim up to ``batch`` jobs, analyse their calls together, then store or fail each on
@@ -191,33 +231,27 @@ class Worker:
         with self.db.session() as session:
             cards: dict[str, Scorecard | None] = {}
             for claimed in jobs.claim_many(session, self.name, self.lease, self.batch):
-                call = session.get(Call, claimed.call_id)
-                assert call is not None and call.recording is not None
-                if call.scenario not in cards:
-                    cards[call.scenario] = current_scorecard(session, call.scenario, self.models_dir)
-                held.append(
-                    _Held(
-                        claimed,
-                        self.blobs.path(call.recording.storage_path),
-                        call_options(call, AnalysisOptions(max_seconds=self.max_audio_seconds)),
-                        cards[call.scenario],
-                    )
-                )
+                held.append(self._hold(session, claimed, cards))
         if not held:
             return False
-        logger.info(
-            "worker %s: %d jobs %s",
-            self.name,
-            len(held),
-            ", ".join(
-                f"{h.claimed.job_id} (call {h.claimed.call_id}, attempt {h.claimed.attempt})" for h in held
-            ),
-        )
+        logger.info("worker %s: a batch of %d jobs", self.name, len(held))
+        for item in held:
+            self._log_start(item)
         with Leases(self, [h.claimed.job_id for h in held]) as leases:
-            answers = self._analyze_many([(h.path, h.options, h.scorecard) for h in held])
+            fresh = [h for h in held if h.reuse is None]
+            analysed = iter(self._analyze_many([(h.path, h.options, h.scorecard) for h in fresh]))
+            answers: list[AnalysisResult | Exception] = []
+            for item in held:
+                if item.reuse is None:
+                    answers.append(next(analysed))
+                    continue
+                try:  # a stored transcript understood again: no ASR, nothing to batch
+                    answers.append(self._analyze_one(item))
+                except Exception as e:
+                    answers.append(e)
             for item, answer in zip(held, answers, strict=True):
                 try:
-                    self._settle(item, answer, leases)
+                    self._settle(item, answer, leases.is_lost(item.claimed.job_id))
                 except Exception:  # e.g. the database away: this job's lease runs out, it is retried
                     logger.exception("job %s: storing its outcome failed", item.claimed.job_id)
                 finally:
@@ -248,54 +282,108 @@ class Worker:
                 answers.append(e)
         return answers
 
-    def _settle(self, item: _Held, answer: AnalysisResult | Exception, leases: Leases) -> None:
-        """One job of a batch: failed (an unusable recording for good, other errors retried),
-        dropped when its lease was lost, else stored."""
+    def _settle(self, item: _Held, answer: AnalysisResult | Exception, lost: bool) -> None:
+        """One job: failed (an unusable recording for good, other errors retried), dropped when
+        its lease was ``lost``, else stored; then its ``analysis.end`` line and metrics."""
         claimed = item.claimed
+        stages: dict[str, float] = {}
+        error: Exception | None = None
         if isinstance(answer, AudioError):
-            self.fail(claimed, f"{type(answer).__name__}: {answer}", retry=False)
+            error = answer
+            outcome = self._failed(self.fail(claimed, f"{type(answer).__name__}: {answer}", retry=False))
         elif isinstance(answer, Exception):
+            error = answer
             trace = "".join(traceback.format_exception(answer, limit=3))
             logger.warning("job %s failed: %s", claimed.job_id, trace)
-            self.fail(claimed, f"{type(answer).__name__}: {answer}", retry=True)
-        elif leases.is_lost(claimed.job_id):
+            outcome = self._failed(self.fail(claimed, f"{type(answer).__name__}: {answer}", retry=True))
+        elif lost:
             logger.warning("job %s: lease lost to another worker; result dropped", claimed.job_id)
+            outcome = "lost"
         else:
-            self.complete(claimed, item.path, answer)
+            clock = time.perf_counter()
+            reused = item.reuse.call_id if item.reuse is not None else None
+            carried = item.reuse.result.redaction if item.reuse is not None else None
+            outcome, error = self._complete(claimed, item.path, answer, reused, carried)
+            stages = {**answer.timings, "store": time.perf_counter() - clock}
+        record = AnalysisRecord(
+            call_id=claimed.call_id,
+            dealer_id=item.dealer_id,
+            scenario=item.scenario,
+            job_id=claimed.job_id,
+            attempt=claimed.attempt,
+            outcome=outcome,
+            seconds=time.perf_counter() - item.started,
+            stages=stages if outcome == "done" else {},
+            audio_seconds=answer.duration if isinstance(answer, AnalysisResult) else None,
+            error_type=type(error).__name__ if error is not None else None,
+            error=str(error) if error is not None else None,
+            reused_transcript_of=item.reuse.call_id if item.reuse is not None else None,
+        )
+        self.metrics.observe(record)
+        log_end(logger, self.name, record)
+
+    @staticmethod
+    def _failed(status: str | None) -> Outcome:
+        """The outcome of a failed attempt from the job's new status (None: no longer ours)."""
+        if status == "queued":
+            return "retry"
+        return "failed" if status == "failed" else "lost"
+
+    def _log_start(self, item: _Held) -> None:
+        claimed = item.claimed
+        log_start(
+            logger, self.name, claimed.call_id, item.dealer_id, item.scenario, claimed.job_id, claimed.attempt
+        )
 
     def complete(self, claimed: jobs.Claimed, path: Path, result: AnalysisResult) -> bool:
         """Store the result of a claimed job (redacted as its dealer asks), fenced by the lease:
         False when the job is no longer ours (nothing stored) or the dealer's redaction failed
         (the attempt fails, to be retried)."""
+        return self._complete(claimed, path, result)[0] == "done"
+
+    def _complete(
+        self,
+        claimed: jobs.Claimed,
+        path: Path,
+        result: AnalysisResult,
+        reused_transcript_of: str | None = None,
+        carried: Redaction | None = None,
+    ) -> tuple[Outcome, Exception | None]:
+        """:meth:`complete`, with its outcome (and the error of a failed redaction).
+        ``reused_transcript_of``: the call whose stored transcript ``result`` reused, and
+        ``carried`` that transcript's redaction (already masked, so found again by no search:
+        its spans still mute this call's recording, the original upload)."""
         try:
             with self.db.session() as session:
                 call = session.get(Call, claimed.call_id)
                 dealer = session.get(Dealer, call.dealer_id) if call is not None else None
                 settings = DealerSettings.of(dealer.settings if dealer else None)
             result, spans = redact_result(result, settings.redaction)
+            if carried is not None and settings.redaction.enabled:
+                result, spans = _with_carried(result, spans, carried)
             muted = self._muted_copy(path, spans) if settings.redaction.mute_audio and spans else None
         except Exception as e:  # a dealer's broken settings: the call fails, visibly, and is retried
             logger.warning("job %s: redaction failed: %s", claimed.job_id, traceback.format_exc(limit=3))
-            self.fail(claimed, f"{type(e).__name__}: {e}", retry=True)
-            return False
+            return self._failed(self.fail(claimed, f"{type(e).__name__}: {e}", retry=True)), e
         orphan = None
         try:
             with self.db.session() as session:
                 if not jobs.finish(session, claimed.job_id, self.name):
                     session.rollback()
                     logger.warning("job %s: no longer ours at the end; result dropped", claimed.job_id)
-                    return False
+                    return "lost", None
                 call = session.get(Call, claimed.call_id)
                 if call is not None:
                     if muted is not None:
                         orphan = self._use_recording(session, call, muted)
+                    call.reused_transcript_of = reused_transcript_of
                     store_result(session, call, result, settings.tag_policy(self.tag_policy))
         finally:
             if muted is not None:
                 self.blobs.discard(muted)  # no-op once committed (moved into the store)
         if orphan is not None:
             self.blobs.delete(orphan)
-        return True
+        return "done", None
 
     def _muted_copy(self, path: Path, spans: list[RedactedSpan]) -> Staged:
         """The recording muted over ``spans`` (FLAC), staged in the blob store."""
@@ -320,11 +408,13 @@ class Worker:
             return None
         return drop_if_unused(session, old)
 
-    def fail(self, claimed: jobs.Claimed, error: str, retry: bool) -> None:
-        """Record a failed attempt of a claimed job (``retry``: back to the queue while attempts remain)."""
+    def fail(self, claimed: jobs.Claimed, error: str, retry: bool) -> str | None:
+        """Record a failed attempt of a claimed job (``retry``: back to the queue while attempts
+        remain); the job's new status (None: it is no longer ours)."""
         with self.db.session() as session:
             status = jobs.fail(session, claimed.job_id, self.name, error, retry)
         logger.info("job %s: attempt %d failed (%s): %s", claimed.job_id, claimed.attempt, status, error)
+        return status
 
     def _heartbeat(self, job_id: str, done: threading.Event, lost: threading.Event) -> None:
         interval = self.lease.total_seconds() / 3
@@ -407,6 +497,12 @@ class PipelineAnalyzer:
     def __call__(self, path: Path, options: AnalysisOptions, scorecard: Scorecard | None) -> AnalysisResult:
         return self.pipeline.analyze(path, options, scorecard=scorecard)
 
+    def understand_again(
+        self, stored: AnalysisResult, options: AnalysisOptions, scorecard: Scorecard | None
+    ) -> AnalysisResult:
+        """A :class:`Reunderstander`: the stored transcript understood again, no ASR."""
+        return self.pipeline.understand_again(stored, options, scorecard)
+
     def analyze_many(self, calls: Sequence[Work]) -> list[AnalysisResult | Exception]:
         """Decode each recording, then ``Pipeline.analyze_many`` (the path of ``callintel batch``)
         over those that decoded, each scored with its own scorecard."""
@@ -433,3 +529,18 @@ class PipelineAnalyzer:
 def pipeline_analyzer(pipeline: Pipeline) -> PipelineAnalyzer:
     """The :class:`BatchAnalyzer` of the service's workers and synchronous analyses."""
     return PipelineAnalyzer(pipeline)
+
+
+def _with_carried(
+    result: AnalysisResult, spans: list[RedactedSpan], carried: Redaction
+) -> tuple[AnalysisResult, list[RedactedSpan]]:
+    """``result`` and its redacted ``spans`` with those of the reused transcript added (masked
+    there already, so redaction found them no more)."""
+    kept = [RedactedSpan(s.turn, s.kind, s.start, s.end) for s in carried.spans]
+    found = {(s.turn, s.kind, s.start, s.end) for s in kept}
+    spans = kept + [s for s in spans if (s.turn, s.kind, s.start, s.end) not in found]
+    redaction = Redaction(
+        kinds=tuple(dict.fromkeys((*carried.kinds, *(result.redaction.kinds if result.redaction else ())))),
+        spans=tuple(RedactionSpan(s.turn, s.kind, s.start, s.end) for s in spans),
+    )
+    return replace(result, redaction=redaction), spans

@@ -36,19 +36,20 @@ from callintel.errors import (
 from callintel.store import jobs
 from callintel.store.blobs import BlobStore, Staged
 from callintel.store.db import Database
+from callintel.store.effective import ReviewedScorecard, effective
+from callintel.store.export import merge_reviews
 from callintel.store.keys import Principal
 from callintel.store.models import (
-    Analysis,
     Call,
     CallOutcome,
     Customer,
     Dealer,
     Recording,
-    TagRecord,
     Transcript,
 )
 from callintel.store.recordings import drop_if_unused, recording_for
-from callintel.store.reviews import MergedReview, merged_review
+from callintel.store.results import call_tags, review_entries
+from callintel.store.reviews import MergedReview, merged_view, model_tags, newest_analysis
 from callintel.transcript import Turn
 from callintel.understand.metrics import ConversationMetrics
 from callintel.understand.types import AttributeValue, IntentResult, ScorecardResult, Tag
@@ -98,23 +99,61 @@ class CallSummary(BaseModel):
     missed: list[str] = Field(default=[], description="Checkpoints missed (applicable and not passed).")
     violations: list[str] = Field(default=[], description="Violations committed.")
     reviewed_at: dt.datetime | None = None
+    reused_transcript_of: str | None = Field(
+        default=None,
+        description="The call whose transcript this analysis reused: the same audio, uploaded before "
+        "at this dealer and analysed, is not transcribed again (only understood again).",
+    )
 
 
-class CallDetail(CallSummary):
-    """A call with, once analysed, its newest analysis: the parts as the analysis result has them
-    (``schemas/analysis.schema.json``), the journey tags it gave, and QA's review."""
+class CallTagOut(BaseModel):
+    """A tag the call gives its customer's journey, and where it comes from."""
 
-    transcript: tuple[Turn, ...] | None = None
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    value: str
+    confidence: float
+    source: Literal["model", "review"] = Field(description="The model's, or QA's review's.")
+    reviewer: str | None = Field(default=None, description="Who set it, for a tag from a review.")
+
+
+class ModelOutput(BaseModel):
+    """What the models said about the call (its newest analysis), before QA's corrections."""
+
+    model_config = ConfigDict(frozen=True)
+
     scorecard: ScorecardResult | None = None
     attributes: dict[str, AttributeValue] | None = None
     intent: IntentResult | None = None
+    tags: tuple[Tag, ...] = Field(default=(), description="The journey tags the analysis gave.")
+
+
+class CallDetail(CallSummary):
+    """A call with, once analysed, its effective result: the newest analysis with QA's review on
+    top (QA's word is final), in the parts' shapes as the analysis result has them
+    (``schemas/analysis.schema.json``); the model's own output beside it (``model``), and the
+    review. Grade, score, missed, violations, scorecard, attributes, intent and tags agree."""
+
+    transcript: tuple[Turn, ...] | None = Field(
+        default=None, description="The turns, roles swapped where QA said the roles were swapped."
+    )
+    scorecard: ReviewedScorecard | None = Field(default=None, description="QA's corrections applied.")
+    attributes: dict[str, AttributeValue] | None = Field(
+        default=None,
+        description="QA's corrected values over the model's (an attribute QA says was not said is left out).",
+    )
+    intent: IntentResult | None = Field(default=None, description="The grade QA gave, else the model's.")
     metrics: ConversationMetrics | None = None
-    tags: tuple[Tag, ...] = ()
+    tags: tuple[CallTagOut, ...] = Field(default=(), description="The journey tags the call gives now.")
     models: dict[str, str] = Field(default={}, description="Model name -> version, of every model used.")
+    model: ModelOutput | None = Field(
+        default=None, description="The model's output, before QA's corrections."
+    )
     review: MergedReview | None = Field(
         default=None,
         description="QA's corrections so far, merged (a later review's value of an item wins), "
-        "with `reviewed_at`; None when nobody reviewed the call.",
+        "with the latest `reviewer`, `reviewed_at`, `complete` and `note`; None when nobody reviewed it.",
     )
 
 
@@ -197,6 +236,7 @@ def summary(call: Call, items: list[CallOutcome] | None = None) -> CallSummary:
             "missed": sorted(o.key for o in items if o.kind == "checkpoint" and o.outcome == "missed"),
             "violations": sorted(o.key for o in items if o.kind == "violation"),
             "reviewed_at": call.reviewed_at,
+            "reused_transcript_of": call.reused_transcript_of,
         }
     )
 
@@ -297,6 +337,7 @@ def register_upload(
                 lead_id=new.lead_id,
                 idempotency_key=new.idempotency_key,
                 recording_id=recording.id,
+                audio_sha256=staged.sha256,
                 customer_id=customer.id if customer else None,
             )
             session.add(call)
@@ -441,26 +482,52 @@ def call_detail(session: Session, who: Principal, call_id: str) -> CallDetail:
     """
     call = visible_call(session, who, call_id)
     transcript = session.get(Transcript, call.id)
-    analysis = session.scalar(
-        select(Analysis).where(Analysis.call_id == call.id).order_by(Analysis.created_at.desc()).limit(1)
-    )
-    tags = session.scalars(
-        select(TagRecord).where(TagRecord.call_id == call.id).order_by(TagRecord.created_at)
+    analysis = newest_analysis(session, call.id)
+    merged = merge_reviews(r.corrections for r in review_entries(session, call.id))
+    view = effective(
+        transcript.turns if transcript is not None else None,
+        analysis.scorecard if analysis is not None else None,
+        analysis.attributes if analysis is not None else None,
+        analysis.intent if analysis is not None else None,
+        merged,
     )
     parts: dict[str, Any] = {
-        "transcript": transcript.turns if transcript is not None else None,
-        "tags": [{"key": t.key, "value": t.value, "confidence": t.confidence} for t in tags],
-        "review": merged_review(session, call.id),
+        "transcript": view.turns,
+        "tags": [
+            {
+                "key": t.key,
+                "value": t.value,
+                "confidence": t.confidence,
+                "source": t.source,
+                "reviewer": t.reviewer,
+            }
+            for t in call_tags(session, call.id)
+        ],
+        "review": merged_view(session, call.id, view.review_attributes),
     }
     if analysis is not None:
         parts |= {
-            "scorecard": analysis.scorecard,
-            "attributes": analysis.attributes,
-            "intent": analysis.intent,
+            "scorecard": view.scorecard,
+            "attributes": view.attributes,
+            "intent": view.intent,
             "metrics": analysis.metrics,
             "models": analysis.models,
+            "model": {
+                "scorecard": analysis.scorecard,
+                "attributes": analysis.attributes,
+                "intent": analysis.intent,
+                "tags": [
+                    {"key": t.key, "value": t.value, "confidence": t.confidence}
+                    for t in model_tags(session, call.id, analysis.id)
+                ],
+            },
         }
     return CallDetail.model_validate(summary(call).model_dump() | parts)
+
+
+# Who reads a recording through a signed audio link: the link was issued to a caller who may see
+# the call (api/audio_links.py), so the link itself is the permission.
+LINK_HOLDER = Principal(key_id="", role="qa", dealers=None)
 
 
 def recording_file(session: Session, blobs: BlobStore, who: Principal, call_id: str) -> tuple[Path, str]:

@@ -18,7 +18,12 @@ from sqlalchemy.orm import Session
 
 from callintel.store.models import Event, WebhookDelivery, WebhookSubscription, utcnow
 
-EVENT_TYPES: Final[tuple[str, ...]] = ("call.analyzed", "customer.tags_changed", "call.failed")
+EVENT_TYPES: Final[tuple[str, ...]] = (
+    "call.analyzed",
+    "customer.tags_changed",
+    "call.failed",
+    "call.reviewed",
+)
 _OUTBOX_LOCK: Final[int] = 0x63616C6C  # any constant: the key of the outbox's advisory lock
 
 

@@ -11,6 +11,9 @@ review's value of an item wins, so QA can correct one item at a time):
 - attributes: the spans the model found, with the reviewed value for a corrected key;
 - ``swap_roles``: the roles are swapped and the models' turn labels dropped (they were read
   with the wrong roles); the grade still counts.
+
+After-sales calls (``service_call``) are left out: the corpus is of sales calls, each with a
+purchase grade, and their scorecard is the dealer's own checkpoints, learnt by no model.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callintel.domain import NO_PURCHASE_GRADE
 from callintel.store.models import Analysis, Call, Review, Transcript
 from callintel.training.corpus.jsonl import attribute_value_problem, validate_dialogue
 
@@ -44,7 +48,11 @@ def merge_reviews(reviews: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None
 
 def reviewed_dialogues(session: Session, dealer: str | None = None) -> Iterator[dict[str, Any]]:
     """One corpus dialogue per reviewed, analysed call (oldest call first)."""
-    query = select(Call).where(Call.id.in_(select(Review.call_id))).order_by(Call.created_at)
+    query = (
+        select(Call)
+        .where(Call.id.in_(select(Review.call_id)), Call.scenario.not_in(sorted(NO_PURCHASE_GRADE)))
+        .order_by(Call.created_at)
+    )
     if dealer is not None:
         query = query.where(Call.dealer_id == dealer)
     for call in session.scalars(query):

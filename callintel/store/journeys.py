@@ -4,6 +4,7 @@ being current. The customer is named by the CRM's id, which is unique per dealer
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -35,7 +36,16 @@ class JourneyTag(BaseModel):
     confidence: float
     call_id: str
     model_version: str
-    created_at: dt.datetime
+    created_at: dt.datetime = Field(
+        description="When it was written: for a tag from a review, when QA set it."
+    )
+    source: Literal["model", "review"] = Field(description="The call's analysis, or QA's review of the call.")
+    reviewer: str | None = Field(default=None, description="Who set it, for a tag from a review.")
+    superseded_at: dt.datetime | None = Field(
+        default=None,
+        description="When it stopped being the call's (QA corrected it, or the call was analysed again); "
+        "a superseded tag is history, never current.",
+    )
 
 
 class Journey(BaseModel):
@@ -44,8 +54,12 @@ class Journey(BaseModel):
     customer_id: str
     dealer: str
     calls: list[JourneyCall]
-    current_tags: list[JourneyTag] = Field(description="The newest value of each tag key.")
-    history: list[JourneyTag] = Field(description="Every tag, oldest first.")
+    current_tags: list[JourneyTag] = Field(
+        description="The newest value of each tag key: the newest analysed call's, QA's where reviewed."
+    )
+    history: list[JourneyTag] = Field(
+        description="Every tag, superseded ones too, in journey order (the call's analysis, then writing)."
+    )
 
 
 def customer_journey(
@@ -73,6 +87,6 @@ def customer_journey(
         customer_id=customer.external_id,
         dealer=customer.dealer_id,
         calls=[JourneyCall.model_validate(c) for c in calls],
-        current_tags=current_tags(history),
+        current_tags=current_tags([t for t in history if t.superseded_at is None]),
         history=history,
     )

@@ -133,6 +133,7 @@ class Call(Base):
         UniqueConstraint("dealer_id", "idempotency_key"),
         Index("ix_calls_dealer_created", "dealer_id", "created_at"),
         Index("ix_calls_dealer_external", "dealer_id", "external_id"),
+        Index("ix_calls_dealer_audio", "dealer_id", "audio_sha256"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -147,6 +148,12 @@ class Call(Base):
     language: Mapped[str | None] = mapped_column(String(8), default=None)
     recorded_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     recording_id: Mapped[str | None] = mapped_column(ForeignKey("recordings.id"), default=None, index=True)
+    # The SHA-256 of the bytes uploaded (the recording may be replaced by a muted copy later): an
+    # upload of audio this dealer already had analysed reuses that call's transcript (issue 17).
+    audio_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    reused_transcript_of: Mapped[str | None] = mapped_column(
+        ForeignKey("calls.id", ondelete="SET NULL", name="fk_calls_reused_transcript_of"), default=None
+    )
     status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|processing|done|failed
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -271,7 +278,13 @@ class Analysis(Base):
 
 
 class TagRecord(Base):
-    """A tag on a customer's journey: kept for history; the newest per key is current."""
+    """A tag on a customer's journey: kept for history; the newest per key is current.
+
+    ``source`` is ``model`` (an analysis gave it) or ``review`` (QA's correction gave it, by
+    ``reviewer`` at ``created_at``). ``as_of`` places it on the journey: the time of the analysis
+    it belongs to (``analysis_id``), so a review's tags stand where the call's analysis stood.
+    ``superseded_at`` marks a tag that is no longer the call's (QA corrected it, or the call was
+    analysed again): it stays in the history and is never current."""
 
     __tablename__ = "tags"
     __table_args__ = (Index("ix_tags_customer_key", "customer_id", "key", "created_at"),)
@@ -285,10 +298,17 @@ class TagRecord(Base):
     confidence: Mapped[float] = mapped_column(Float)
     model_version: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    source: Mapped[str] = mapped_column(String(16), default="model")  # model|review
+    analysis_id: Mapped[str | None] = mapped_column(String(32), default=None)  # the analysis it belongs to
+    reviewer: Mapped[str | None] = mapped_column(String(200), default=None)
+    as_of: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    superseded_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 
 class Review(Base):
-    """A QA correction; kept as a labelled example for `callintel train`."""
+    """A QA correction; kept as a labelled example for `callintel train`. ``reviewer`` is the
+    name of the API key that made it; ``complete`` marks a finished review (else a draft of
+    corrections, which apply all the same)."""
 
     __tablename__ = "reviews"
 
@@ -297,6 +317,8 @@ class Review(Base):
     api_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), default=None)
     corrections: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    reviewer: Mapped[str] = mapped_column(String(200), default="")
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class WebhookSubscription(Base):

@@ -57,7 +57,6 @@ from sqlalchemy.orm import Session
 
 from callintel.domain import Grade, Role, Scenario
 from callintel.errors import InvalidInput
-from callintel.store.calls import day_bounds
 from callintel.store.keys import Principal
 from callintel.store.models import Call, SearchTurn
 from callintel.text import CJK, canonical
@@ -421,6 +420,9 @@ def _filtered(
         statement = statement.where(SearchTurn.role == f.role)
     if f.scenario is not None:
         statement = statement.where(SearchTurn.scenario == f.scenario)
+    # Imported here: calls imports results, which imports this module to index transcripts.
+    from callintel.store.calls import day_bounds
+
     start, end = day_bounds(f.since, f.until, f.zone)
     if start is not None:
         statement = statement.where(SearchTurn.called_at >= start)

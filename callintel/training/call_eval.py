@@ -144,7 +144,8 @@ class _Decided:
         uncited = sum(1 for k in passed if not cited[k])
         uncited += sum(1 for a in result.attributes.values() if not a.evidence)
         attributes = {key: a.value for key, a in result.attributes.items()}
-        probabilities = tuple(result.intent.probabilities.get(g, 0.0) for g in GRADES)
+        grades = result.intent.probabilities if result.intent is not None else {}
+        probabilities = tuple(grades.get(g, 0.0) for g in GRADES)
         return cls(call, passed, judged, cited, violations, attributes, probabilities, uncited)
 
     def errors(self) -> list[dict[str, Any]]:

@@ -8,19 +8,20 @@ Split like a transformers pipeline: ``preprocess`` (tokenise all turns of the ca
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import json
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from callintel.domain import CHECKPOINTS, SCENARIOS, VIOLATIONS, as_grade, one_of
+from callintel.domain import CHECKPOINTS, SCENARIOS, VIOLATIONS, as_grade, gives_purchase_grade, one_of
 from callintel.errors import ModelNotFound
 from callintel.understand.conversation import (
     Said,
@@ -37,14 +38,9 @@ from callintel.understand.extract import CAR_KEYS, read_mentions
 from callintel.understand.inference import collate, predict_logits, softmax
 from callintel.understand.intent import customer_characters
 from callintel.understand.intent import grade_probabilities as grade_probabilities_of
-from callintel.understand.normalize import (
-    Gazetteer,
-    budget_band,
-    call_currency,
-    script_counts,
-    timeline_bucket,
-)
+from callintel.understand.normalize import Gazetteer, call_currency, script_counts
 from callintel.understand.scoring import Scorecard, ScoredTurn, Scorer, load_scorecards
+from callintel.understand.tags import LIST_ATTRIBUTES, make_tags
 from callintel.understand.tasks import (
     CUSTOMER_SEPARATOR,
     REQUIRED_TASKS,
@@ -63,17 +59,12 @@ from callintel.understand.types import (
     CallToUnderstand,
     CallTurn,
     IntentResult,
-    ScorecardResult,
-    Tag,
     TurnSentiment,
     Understanding,
     UnderstandingModels,
 )
 
 logger = logging.getLogger(__name__)
-
-LIST_ATTRIBUTES = frozenset({"models_of_interest", "competitors", "usage", "concerns"})
-"""Attributes that collect every value mentioned; the others keep the latest mention."""
 
 
 _SCORER_CACHE = 32  # scorers kept per understander, by scorecard content
@@ -114,22 +105,17 @@ class Understander:
                 directory,
             )
         tasks = REQUIRED_TASKS + (("sentiment",) if has_sentiment else ())
-        self.tokenizers = {t: AutoTokenizer.from_pretrained(directory / t) for t in tasks}
-        self.script = (
-            AutoModelForSequenceClassification.from_pretrained(directory / "script").to(self.device).eval()
-        )
-        self.attributes = (
-            AutoModelForTokenClassification.from_pretrained(directory / "attributes").to(self.device).eval()
-        )
-        self.intent = (
-            AutoModelForSequenceClassification.from_pretrained(directory / "intent").to(self.device).eval()
-        )
+        with _quiet_loading():
+
+            def load(auto: Any, task: str) -> Any:
+                return auto.from_pretrained(directory / task).to(self.device).eval()
+
+            self.tokenizers = {t: AutoTokenizer.from_pretrained(directory / t) for t in tasks}
+            self.script = load(AutoModelForSequenceClassification, "script")
+            self.attributes = load(AutoModelForTokenClassification, "attributes")
+            self.intent = load(AutoModelForSequenceClassification, "intent")
+            self.sentiment = load(AutoModelForSequenceClassification, "sentiment") if has_sentiment else None
         self.temperature = float(getattr(self.intent.config, "calibration_temperature", 1.0))
-        self.sentiment = (
-            AutoModelForSequenceClassification.from_pretrained(directory / "sentiment").to(self.device).eval()
-            if has_sentiment
-            else None
-        )
         self.gazetteer = Gazetteer.from_models_dir(models_dir)
         self.scorecards = load_scorecards(models_dir)
         self._scorers: dict[str, Scorer] = {}  # by scorecard content (see scorer())
@@ -349,13 +335,18 @@ class Understander:
             declined=None if declined is None else str(declined.value),
             customer_characters=customer_characters([t.text for t in turns if t.role == "customer"]),
         )
-        intent = IntentResult(
+        intent: IntentResult | None = IntentResult(
             grade=as_grade(intent_labels[int(np.argmax(grade_probabilities))]),
             probabilities={
                 as_grade(g): round(float(p), 4)
                 for g, p in zip(intent_labels, grade_probabilities, strict=True)
             },
         )
+        if not gives_purchase_grade(scenario):
+            # An after-sales call is no sale: no grade, and no purchase timeline (a repair booked
+            # "in two days" is no plan to buy within a week).
+            intent = None
+            merged.pop("purchase_timeline_days", None)
         return Understanding(
             scenario=one_of(scenario, SCENARIOS, "scenario"),
             call_date=call_date.isoformat(),
@@ -442,59 +433,16 @@ def _merge(key: str, values: list[tuple[Any, AttributeEvidence]]) -> AttributeVa
     return AttributeValue(value, (evidence,))
 
 
-def make_tags(
-    attributes: dict[str, AttributeValue], intent: IntentResult, scorecard: ScorecardResult
-) -> tuple[Tag, ...]:
-    """DOMAIN.md's namespaced tags from an understanding."""
-    tags = [Tag("intent_grade", intent.grade, intent.probabilities[intent.grade])]
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """transformers' "Loading weights" progress bars off while the models load (a service's log
+    and the command line's output are no place for them), as they were after."""
+    from transformers.utils import logging as transformers_logging
 
-    def confidence(item: AttributeValue) -> float:
-        return round(max(e.confidence for e in item.evidence), 4)
-
-    for key, tag_key in (
-        ("models_of_interest", "model_interest"),
-        ("competitors", "competitor"),
-        ("concerns", "concern"),
-        ("usage", "usage"),
-    ):
-        if key in attributes:
-            tags += [Tag(tag_key, v, confidence(attributes[key])) for v in attributes[key].items()]
-    if "budget_cny" in attributes:
-        budget = attributes["budget_cny"].budget()
-        low, high = budget["min"], budget["max"]
-        tags.append(
-            Tag(
-                "budget_band",
-                budget_band(
-                    None if low is None else int(low),
-                    None if high is None else int(high),
-                    budget.get("currency", "CNY"),
-                ),
-                confidence(attributes["budget_cny"]),
-            )
-        )
-    if "purchase_timeline_days" in attributes:
-        days = attributes["purchase_timeline_days"].days()
-        tags.append(
-            Tag("purchase_timeline", timeline_bucket(days), confidence(attributes["purchase_timeline_days"]))
-        )
-    for key in ("payment", "powertrain", "body_type"):
-        if key in attributes:
-            tags.append(Tag(key, str(attributes[key].value), confidence(attributes[key])))
-    if "trade_in" in attributes:
-        tags.append(
-            Tag(
-                "trade_in",
-                "yes" if attributes["trade_in"].value else "no",
-                confidence(attributes["trade_in"]),
-            )
-        )
-    tags.append(Tag("script_score", f"{scorecard.score:.0f}", 1.0))
-    for key, item in scorecard.checkpoints.items():
-        if not item.passed and item.applicable:
-            tags.append(Tag("script_missed", key, round(float(item.confidence), 4)))
-    for violation in scorecard.violations:
-        # A lexicon cue is the QA team's own rule: it counts as certain, whatever the classifier said.
-        p = 1.0 if violation.matched is not None else round(float(violation.confidence), 4)
-        tags.append(Tag("violation", violation.type, p))
-    return tuple(tags)
+    enabled = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            transformers_logging.enable_progress_bar()

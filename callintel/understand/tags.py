@@ -18,6 +18,8 @@ from typing import Any, Protocol, TypeVar
 import yaml
 
 from callintel.errors import ConfigError
+from callintel.understand.normalize import budget_band, timeline_bucket
+from callintel.understand.types import AttributeValue, IntentResult, ScorecardResult, Tag
 from callintel.yamlfile import load_yaml
 
 TAG_KEYS: tuple[str, ...] = (
@@ -37,6 +39,68 @@ TAG_KEYS: tuple[str, ...] = (
     "violation",
 )
 """The tag keys an analysis produces (DOMAIN.md, "Tags on the customer journey")."""
+
+LIST_ATTRIBUTES = frozenset({"models_of_interest", "competitors", "usage", "concerns"})
+"""Attributes that collect every value mentioned; the others keep the latest mention."""
+
+ATTRIBUTE_TAG_KEYS: Mapping[str, str] = {
+    "models_of_interest": "model_interest",
+    "competitors": "competitor",
+    "concerns": "concern",
+    "usage": "usage",
+    "budget_cny": "budget_band",
+    "purchase_timeline_days": "purchase_timeline",
+    "payment": "payment",
+    "powertrain": "powertrain",
+    "body_type": "body_type",
+    "trade_in": "trade_in",
+}
+"""The tag key each attribute gives (``household`` gives none)."""
+
+
+def attribute_tags(key: str, item: AttributeValue, confidence: float) -> list[Tag]:
+    """The journey tags of one attribute's value (none for an attribute that gives no tag)."""
+    tag_key = ATTRIBUTE_TAG_KEYS.get(key)
+    if tag_key is None:
+        return []
+    if key in LIST_ATTRIBUTES:
+        return [Tag(tag_key, v, confidence) for v in item.items()]
+    if key == "budget_cny":
+        budget = item.budget()
+        low, high = budget["min"], budget["max"]
+        if low is None and high is None:
+            return []
+        band = budget_band(
+            None if low is None else int(low),
+            None if high is None else int(high),
+            budget.get("currency", "CNY"),
+        )
+        return [Tag(tag_key, band, confidence)]
+    if key == "purchase_timeline_days":
+        return [Tag(tag_key, timeline_bucket(item.days()), confidence)]
+    if key == "trade_in":
+        return [Tag(tag_key, "yes" if item.value else "no", confidence)]
+    return [Tag(tag_key, str(item.value), confidence)]
+
+
+def make_tags(
+    attributes: Mapping[str, AttributeValue], intent: IntentResult | None, scorecard: ScorecardResult
+) -> tuple[Tag, ...]:
+    """DOMAIN.md's namespaced tags from an understanding (no ``intent_grade`` without a grade)."""
+    tags = [] if intent is None else [Tag("intent_grade", intent.grade, intent.probabilities[intent.grade])]
+    for key in ATTRIBUTE_TAG_KEYS:
+        if key in attributes:
+            item = attributes[key]
+            tags += attribute_tags(key, item, round(max(e.confidence for e in item.evidence), 4))
+    tags.append(Tag("script_score", f"{scorecard.score:.0f}", 1.0))
+    for key, checkpoint in scorecard.checkpoints.items():
+        if not checkpoint.passed and checkpoint.applicable:
+            tags.append(Tag("script_missed", key, round(float(checkpoint.confidence), 4)))
+    for violation in scorecard.violations:
+        # A lexicon cue is the QA team's own rule: it counts as certain, whatever the classifier said.
+        p = 1.0 if violation.matched is not None else round(float(violation.confidence), 4)
+        tags.append(Tag("violation", violation.type, p))
+    return tuple(tags)
 
 
 class TagLike(Protocol):

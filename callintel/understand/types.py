@@ -209,11 +209,14 @@ class ScorecardResult:
 
 @dataclass(frozen=True)
 class Understanding:
+    """What the understanding stage read from a call. ``intent`` is None where the scenario gives
+    no purchase grade (``service_call``: an after-sales call is no sale, so not applicable)."""
+
     scenario: Scenario
     call_date: str
     scorecard: ScorecardResult
     attributes: dict[str, AttributeValue]
-    intent: IntentResult
+    intent: IntentResult | None
     tags: tuple[Tag, ...]
     models: UnderstandingModels
     sentiment: tuple[TurnSentiment, ...] = ()

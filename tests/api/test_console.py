@@ -88,3 +88,31 @@ def test_static_files_are_served(client: TestClient) -> None:
         answer = client.get(f"/console/static/{name}")
         assert answer.status_code == 200 and len(answer.content) > 500, name
     assert client.get("/console/static/../i18n.py").status_code == 404
+
+
+def test_no_page_prints_a_python_repr_and_labels_are_no_dict_methods(client: TestClient) -> None:
+    from api.console.i18n import UI_TEXT
+
+    # The names a dict has as methods are texts here (the calls list's "Clear" once read dict.clear).
+    assert UI_TEXT["en"].clear == "Clear" and UI_TEXT["zh"].clear == "清除"
+    assert UI_TEXT["en"]["scenario_showroom"] == "Showroom"
+    with pytest.raises(AttributeError):
+        _ = UI_TEXT["en"].no_such_text
+    for page in (
+        "/console/calls",
+        "/console/upload",
+        "/console/signin",
+        "/console/calls/c1",
+        "/console/team",
+    ):
+        for lang in ("zh", "en"):
+            html = client.get(page, params={"lang": lang}).text
+            assert "<built-in method" not in html and "object at 0x" not in html, (page, lang)
+    calls = client.get("/console/calls", params={"lang": "en"}).text
+    assert '<button type="reset" id="clear">Clear</button>' in calls
+    # Checkpoint and violation choices in the reader's language.
+    assert '<option value="greeting">Greeting and introduction</option>' in calls
+    assert (
+        '<option value="greeting">问候与自我介绍</option>'
+        in client.get("/console/calls", params={"lang": "zh"}).text
+    )

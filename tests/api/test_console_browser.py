@@ -34,7 +34,7 @@ def test_upload_review_and_reload(page: BrowserPage, console: tuple[str, str], a
     expect(page).to_have_url(re.compile(r"/console/calls"))
 
     page.goto(f"{base}/console/upload?lang=en")
-    page.get_by_label("Dealer").fill("d1")
+    expect(page.get_by_label("Dealer")).to_have_value("d1")  # the key's one dealer, chosen
     page.get_by_label("Customer").fill("c-7")
     page.get_by_label("Choose files").set_input_files(str(audio_dir / "jfk.flac"))
     page.get_by_role("button", name="Upload", exact=True).click()
@@ -56,14 +56,13 @@ def test_upload_review_and_reload(page: BrowserPage, console: tuple[str, str], a
     assert page.evaluate("document.getElementById('audio').currentTime") >= 2.0
 
     # Correct a checkpoint with the keyboard: focus it, press P (mark passed).
-    toggle = page.locator('.checkpoint[data-key="needs_discovery"] .toggle')
-    expect(toggle).to_have_attribute("aria-pressed", "false")
-    toggle.focus()
+    verdict = page.locator('.checkpoint[data-key="needs_discovery"] .verdict')
+    expect(verdict).to_have_value("missed")
+    verdict.focus()
     page.keyboard.press("p")
     expect(page.locator("#toast")).to_have_text("Saved")
     page.reload()
-    toggle = page.locator('.checkpoint[data-key="needs_discovery"] .toggle')
-    expect(toggle).to_have_attribute("aria-pressed", "true")
+    expect(page.locator('.checkpoint[data-key="needs_discovery"] .verdict')).to_have_value("passed")
     expect(page.locator('.checkpoint[data-key="needs_discovery"]')).to_contain_text("reviewed")
     expect(page.locator("#reviewed-badge")).to_be_visible()
     # The score counts the correction (both checkpoints passed now); the model's stays beside it.
@@ -84,7 +83,7 @@ def test_a_rejected_file_shows_its_error_and_the_list_filters(
     page.goto(f"{base}/console/upload?lang=zh")
     bogus = tmp_path / "notes.wav"
     bogus.write_text("not audio at all")
-    page.get_by_label("经销商").fill("d1")
+    expect(page.get_by_label("经销商")).to_have_value("d1")
     page.get_by_label("选择文件").set_input_files(str(bogus))
     page.get_by_role("button", name="上传", exact=True).click()
     rejected = page.locator("#uploads li.rejected")

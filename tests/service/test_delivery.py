@@ -291,8 +291,11 @@ def test_tags_changed_only_when_current_tags_change_and_history_stays(service: S
     assert len(journey["history"]) == 5
     analyzed = service.events(type="call.analyzed")[-1]["data"]
     tag = analyzed["tags"][0]
-    assert set(tag) == {"key", "value", "confidence", "call_id", "model_version", "created_at"}
+    assert set(tag) == {
+        "key", "value", "confidence", "call_id", "model_version", "created_at", "source", "reviewer"
+    }  # fmt: skip
     assert tag["call_id"] == analyzed["call_id"] and tag["model_version"]
+    assert (tag["source"], tag["reviewer"]) == ("model", None) and analyzed["reviewed"] is False
 
 
 def test_tag_thresholds_per_key_and_per_dealer(service: Service) -> None:

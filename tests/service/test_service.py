@@ -355,7 +355,7 @@ def test_errors_are_problem_details_without_traces(service: Service) -> None:
     response = service.client.get("/v1/calls/nope", headers=auth(service.crm))
     assert response.status_code == 404 and response.headers["content-type"] == "application/problem+json"
     assert response.json() == {
-        "type": "about:blank",
+        "type": "/problems/not-found",
         "title": "Not Found",
         "status": 404,
         "detail": "no call 'nope'",
@@ -440,6 +440,8 @@ def test_reviews_export_as_training_dialogues(service: Service, audio_dir: Path,
 
     reviewed = service.upload(audio_dir / "jfk.flac", external_id="r").json()
     service.upload(audio_dir / "pyannote_sample.wav", external_id="not-reviewed")
+    # An after-sales call is no sale: reviewed or not, it is no training dialogue.
+    after_sales = service.upload(audio_dir / "stereo_diarization.wav", scenario="service_call").json()
     while service.worker.run_once():
         pass
     qa = make_key(service.db, "qa", "d1")
@@ -448,6 +450,10 @@ def test_reviews_export_as_training_dialogues(service: Service, audio_dir: Path,
         service.client.post(f"/v1/calls/{reviewed['id']}/review", json=body, headers=auth(qa)).status_code
         == 201
     )
+    answer = service.client.post(
+        f"/v1/calls/{after_sales['id']}/review", json={"checkpoints": {"greeting": False}}, headers=auth(qa)
+    )
+    assert answer.status_code == 201, answer.text
     with service.db.session() as session:
         (dialogue,) = reviewed_dialogues(session)
     assert (
@@ -484,7 +490,7 @@ def test_reviews_export_as_training_dialogues(service: Service, audio_dir: Path,
     unreviewed = next(
         c
         for c in service.client.get("/v1/calls", headers=auth(qa)).json()["items"]
-        if c["id"] != reviewed["id"]
+        if c["id"] not in (reviewed["id"], after_sales["id"])
     )
     assert service.client.get(f"/v1/calls/{unreviewed['id']}", headers=auth(qa)).json()["review"] is None
 

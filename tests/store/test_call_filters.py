@@ -154,7 +154,8 @@ def test_a_review_changes_what_the_filters_see(calls: Calls) -> None:
     assert first not in calls.list(reviewed=False)
     detail = calls.client.get(f"/v1/calls/{first}", headers=auth(calls.qa)).json()
     assert detail["score"] == 100.0 and detail["grade"] == "B" and detail["missed"] == []
-    assert detail["scorecard"]["score"] == 50.0  # the model's result is kept as it was
+    # One view: the scorecard says what the list says; the model's result is kept beside it.
+    assert detail["scorecard"]["score"] == 100.0 and detail["model"]["scorecard"]["score"] == 50.0
 
 
 def test_outcomes_apply_review_corrections() -> None:

@@ -1,4 +1,4 @@
-import { T, LANG, api, clock, el, requireKey, toast } from "./common.js";
+import { T, LANG, TIME_ZONE, api, clock, el, format, localTime, nameOf, requireKey, snippet, toast } from "./common.js";
 
 await requireKey();
 const callId = document.getElementById("call").dataset.callId;
@@ -10,18 +10,27 @@ let call = null;
 let review = null;
 let peaks = null;
 let selectedCheckpoint = null;
+// The waveform needs the whole file; past this length the player streams and shows turns only.
+const WAVEFORM_MAX_S = 600;
 
 async function load() {
-  call = await api(`/v1/calls/${callId}`);
+  try {
+    call = await api(`/v1/calls/${callId}`);
+  } catch (error) {
+    if (error.status === 404) { notFound(); return; }
+    throw error;
+  }
   review = call.review;
+  const when = call.recorded_at || call.created_at;
   document.getElementById("call-meta").textContent = [call.dealer, T[`scenario_${call.scenario}`] || call.scenario, call.salesperson_id,
-    call.customer_id, T[call.status] || call.status].filter(Boolean).join(" · ");
+    call.customer_id, `${localTime(when)} (${TIME_ZONE})`, T[call.status] || call.status].filter(Boolean).join(" · ");
   const waiting = call.status === "queued" || call.status === "processing";
   document.getElementById("waiting").hidden = !waiting;
   if (waiting) {
     setTimeout(() => load().catch((e) => toast(e.message, true)), 2000);
   }
   if (!audio.src) loadAudio().catch((e) => toast(e.message, true));
+  else waveformOnce();
   if (call.status === "done") {
     render();
     openAtRequestedTime();
@@ -43,12 +52,45 @@ function openAtRequestedTime() {
   else audio.addEventListener("loadedmetadata", () => seek(seconds, false), { once: true });
 }
 
+// Another dealer's call, or none: a page that says so, with no controls left to use.
+function notFound() {
+  const box = document.getElementById("call");
+  box.replaceChildren(el("h1", { id: "not-found" }, T.not_found_title), el("p", {}, T.not_found_text),
+    el("p", {}, el("a", { href: `/console/calls?lang=${LANG}` }, T.back_to_calls)));
+  document.title = `${T.not_found_title} · ${T.title}`;
+  call = null;
+}
+
+// The player streams the recording through a short-lived signed link (HTTP range requests),
+// so an hour-long recording plays at once; an expired link is renewed where playback stood.
 async function loadAudio() {
-  const response = await api(`/v1/calls/${callId}/audio`, { raw: true });
-  const bytes = await response.arrayBuffer();
-  audio.src = URL.createObjectURL(new Blob([bytes], { type: response.headers.get("Content-Type") || "audio/wav" }));
+  const link = await api(`/v1/calls/${callId}/audio-link`, { method: "POST" });
+  audio.src = link.url;
+  waveformOnce();
+  draw();
+}
+
+// Once the call's length is known (a queued call's is not yet), and only for a short one.
+function waveformOnce() {
+  if (audio.dataset.waveform || !audio.src || (call?.duration_s ?? Infinity) > WAVEFORM_MAX_S) return;
+  audio.dataset.waveform = "1";
+  drawWaveform(audio.src).catch(() => {});
+}
+
+audio.addEventListener("error", () => {
+  if (!call || audio.dataset.renewed === audio.src) return;
+  const at = audio.currentTime;
+  audio.dataset.renewed = audio.src;
+  api(`/v1/calls/${callId}/audio-link`, { method: "POST" }).then((link) => {
+    audio.src = link.url;
+    audio.currentTime = at;
+  }).catch((e) => toast(e.message, true));
+});
+
+async function drawWaveform(url) {
+  const bytes = await (await fetch(url)).arrayBuffer();
   try {
-    const decoded = await new AudioContext().decodeAudioData(bytes.slice(0));
+    const decoded = await new AudioContext().decodeAudioData(bytes);
     peaks = waveform(decoded, canvas.width);
   } catch {
     peaks = null; // a format the browser cannot decode: the player still works without the waveform
@@ -100,8 +142,9 @@ function swapped() {
   return Boolean(review?.swap_roles);
 }
 
+// The API gives the roles as QA set them (a review's swap_roles is applied server side).
 function turns() {
-  return (call?.transcript || []).map((t) => ({ ...t, role: swapped() ? (t.role === "sales" ? "customer" : "sales") : t.role }));
+  return call?.transcript || [];
 }
 
 function seek(seconds, play = true) {
@@ -131,8 +174,8 @@ function render() {
 // A link to the turn an item was found in; for a missed checkpoint, the closest turn.
 function evidenceLink(evidence, closest = false) {
   if (!evidence || evidence.turn == null) return null;
-  return el("button", { type: "button", class: "link", onclick: () => jumpToTurn(evidence.turn) },
-    `${closest ? T.closest : T.evidence}: ${clock(evidence.start ?? 0)} ${String(evidence.text || "").slice(0, 40)}`);
+  return el("button", { type: "button", class: "link evidence", onclick: () => jumpToTurn(evidence.turn) },
+    `${closest ? T.closest : T.evidence}: ${clock(evidence.start ?? 0)} ${snippet(evidence.text)}`);
 }
 
 function jumpToTurn(index) {
@@ -150,41 +193,72 @@ function renderScorecard() {
   const card = call.scorecard;
   if (!card) return;
   // The score with QA's corrections applied (the list's), and the model's when they differ.
+  const model = call.model?.scorecard || card;
   const score = call.score ?? card.score;
   document.getElementById("score").textContent = `${Math.round(score)}/100` +
-    (Math.round(score) !== Math.round(card.score) ? ` (${T.model_score} ${Math.round(card.score)})` : "");
+    (Math.round(score) !== Math.round(model.score) ? ` (${T.model_score} ${Math.round(model.score)})` : "");
   document.getElementById("reviewed-badge").hidden = !review;
   const list = document.getElementById("checkpoints");
   list.replaceChildren(...Object.entries(card.checkpoints).map(([key, item]) => {
+    const name = nameOf("checkpoint", key, LABELS.checkpoints[key] || item.label);
+    if (item.applicable === false) {
+      // Not applicable to this call: no verdict to give, and no red cross.
+      return el("li", { class: "checkpoint not-applicable", "data-key": key },
+        el("span", { class: "mark", "aria-hidden": "true" }, "–"),
+        el("span", { class: "name" }, name),
+        el("span", { class: "state" }, T.not_applicable));
+    }
     const state = checkpointState(key, item);
-    const label = item.applicable === false ? T.not_applicable : state.passed ? T.passed : T.missed;
+    const label = state.passed ? T.passed : T.missed;
+    // A verdict changes by choosing the other one (a select), never by a single click on a mark.
+    const verdict = el("select", {
+      class: "verdict", "aria-label": `${name}: ${T.verdict}`,
+      onchange: (event) => correctCheckpoint(key, event.target.value === "passed"),
+      onfocus: () => { selectedCheckpoint = key; },
+    }, el("option", { value: "passed", selected: state.passed }, T.passed),
+    el("option", { value: "missed", selected: !state.passed }, T.missed));
     return el("li", { class: `checkpoint ${state.passed ? "passed" : "missed"}`, "data-key": key },
-      el("button", {
-        type: "button", class: "toggle", "aria-pressed": state.passed ? "true" : "false",
-        "aria-label": `${item.label || key}: ${label}`,
-        onclick: () => correctCheckpoint(key, !state.passed),
-        onfocus: () => { selectedCheckpoint = key; },
-      }, state.passed ? "✓" : "✗"),
-      el("span", { class: "name" }, item.label || key),
+      el("span", { class: "mark", "aria-hidden": "true" }, state.passed ? "✓" : "✗"),
+      el("span", { class: "name" }, name),
       el("span", { class: "state" }, label, state.reviewed ? ` (${T.reviewed})` : ""),
+      verdict,
       evidenceLink(item.evidence?.[0], !item.passed));
   }));
   // Violations: the model's (QA can reject each) and those QA added.
   const corrected = review?.violations || {};
-  const found = card.violations.map((v) => ({ ...v, committed: corrected[v.type] ?? true, reviewed: v.type in corrected }));
-  const added = Object.entries(corrected).filter(([type, yes]) => yes && !card.violations.some((v) => v.type === type))
+  const found = model.violations.map((v) => ({ ...v, committed: corrected[v.type] ?? true, reviewed: v.type in corrected }));
+  const added = Object.entries(corrected).filter(([type, yes]) => yes && !model.violations.some((v) => v.type === type))
     .map(([type]) => ({ type, committed: true, reviewed: true }));
   const items = [...found, ...added];
   const violations = document.getElementById("violations");
-  violations.replaceChildren(...(items.length ? items.map((v) => el("li", { class: `violation ${v.committed ? "committed" : "rejected"}` },
-    el("span", { class: "name" }, LABELS.violations[v.type] || v.type),
-    v.reviewed ? el("span", { class: "state" }, ` (${T.reviewed}) `) : " ",
-    el("button", {
-      type: "button", class: "toggle", "aria-pressed": v.committed ? "false" : "true",
-      "aria-label": `${LABELS.violations[v.type] || v.type}: ${T.not_a_violation}`,
-      onclick: () => saveReview({ violations: { [v.type]: !v.committed } }).catch((e) => toast(e.message, true)),
-    }, T.not_a_violation),
-    v.turn == null ? null : evidenceLink({ turn: v.turn, start: v.start, text: v.text }))) : [el("li", {}, T.none)]));
+  violations.replaceChildren(...(items.length ? items.map((v) => {
+    const name = nameOf("violation", v.type, LABELS.violations[v.type]);
+    return el("li", { class: `violation ${v.committed ? "committed" : "rejected"}`, "data-type": v.type },
+      el("span", { class: "name" }, name),
+      v.reviewed ? el("span", { class: "state" }, ` (${T.reviewed}) `) : " ",
+      el("select", {
+        class: "verdict", "aria-label": `${name}: ${T.verdict}`,
+        onchange: (event) => saveReview({ violations: { [v.type]: event.target.value === "committed" } })
+          .catch((e) => toast(e.message, true)),
+      }, el("option", { value: "committed", selected: v.committed }, T.violation_confirmed),
+      el("option", { value: "rejected", selected: !v.committed }, T.not_a_violation)),
+      v.turn == null ? null : evidenceLink({ turn: v.turn, start: v.start, text: v.text }));
+  }) : [el("li", {}, T.none)]));
+  renderReviewState();
+}
+
+// Who reviewed, when, whether the review is complete, and the comment.
+function renderReviewState() {
+  const line = document.getElementById("review-state");
+  const note = document.getElementById("review-note");
+  if (!review) {
+    line.textContent = T.not_reviewed;
+  } else {
+    const values = { reviewer: review.reviewer || "—", when: `${localTime(review.reviewed_at)} (${TIME_ZONE})` };
+    line.textContent = format(review.complete ? T.review_completed_by : T.review_draft_by, values);
+  }
+  if (document.activeElement !== note) note.value = review?.note || "";
+  document.getElementById("review-complete").textContent = review?.complete ? T.review_completed : T.review_complete;
 }
 
 function renderIntent() {
@@ -195,6 +269,12 @@ function renderIntent() {
     document.getElementById("grade-probabilities").textContent = Object.entries(intent.probabilities || {})
       .map(([g, p]) => `${g} ${Math.round(p * 100)}%`).join(" · ");
     document.getElementById("grade-select").value = review?.grade || "";
+  } else {
+    // An after-sales call (service_call) has no purchase grade: nothing to show or correct.
+    document.getElementById("grade").textContent = T.grade_not_applicable;
+    document.getElementById("grade-probabilities").textContent = "";
+    document.getElementById("grade-select").hidden = true;
+    document.querySelector('label[for="grade-select"]').hidden = true;
   }
   // Attributes: the model's values, a reviewed value over it, and those QA added.
   const corrected = review?.attributes || {};
@@ -203,7 +283,7 @@ function renderIntent() {
   list.replaceChildren(...keys.flatMap((key) => {
     const item = call.attributes?.[key];
     const reviewed = key in corrected;
-    const value = reviewed ? corrected[key] : item.value;
+    const value = reviewed ? corrected[key]?.value ?? null : item.value;
     return [
       el("dt", {}, T[`attr_${key}`] || key),
       el("dd", { "data-key": key }, value == null ? T.not_said : showValue(value), reviewed ? ` (${T.reviewed})` : "", " ",
@@ -268,7 +348,8 @@ function renderMetrics() {
   const bar = el("div", { class: "ratio", role: "img", "aria-label": `${T.talk_ratio}: ${T.sales} ${Math.round(sales * 100)}%` },
     el("span", { class: "sales", style: `width:${sales * 100}%` }, `${T.sales} ${Math.round(sales * 100)}%`),
     el("span", { class: "customer", style: `width:${(1 - sales) * 100}%` }, `${T.customer_role} ${Math.round((1 - sales) * 100)}%`));
-  const silence = el("p", {}, `${T.silence}: ${m.silence_time.toFixed(1)} s (max ${m.longest_silence.toFixed(1)} s)`);
+  const silence = el("p", { id: "silence" }, format(T.silence_line,
+    { silence: m.silence_time.toFixed(1), longest: m.longest_silence.toFixed(1) }));
   const parts = [el("h3", {}, T.talk_ratio), bar, silence];
   if (m.sentiment && m.sentiment.quarters) {
     const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
@@ -303,13 +384,19 @@ async function saveReview(corrections) {
 
 function correctCheckpoint(key, passed) {
   saveReview({ checkpoints: { [key]: passed } })
-    .then(() => document.querySelector(`.checkpoint[data-key="${key}"] .toggle`)?.focus())
+    .then(() => document.querySelector(`.checkpoint[data-key="${key}"] .verdict`)?.focus())
     .catch((e) => toast(e.message, true));
 }
 
+document.getElementById("review-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const complete = event.submitter?.id === "review-complete";
+  const note = document.getElementById("review-note").value.trim();
+  saveReview({ note, ...(complete ? { complete: true } : {}) }).catch((e) => toast(e.message, true));
+});
 document.getElementById("attr-key").addEventListener("change", (event) => {
   const key = event.target.value;
-  attributeInputs(key, review?.attributes?.[key] ?? call?.attributes?.[key]?.value);
+  attributeInputs(key, call?.attributes?.[key]?.value);
 });
 document.getElementById("attribute-form").addEventListener("submit", (event) => {
   event.preventDefault();
@@ -344,8 +431,19 @@ audio.addEventListener("timeupdate", follow);
 audio.addEventListener("seeked", follow);
 
 document.addEventListener("keydown", (event) => {
+  if (!call) return;
   const tag = event.target.tagName;
-  if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA" || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  // On a checkpoint's verdict, P/M choose it outright (the key, not a flip, decides), and the
+  // page's J/K/S work as elsewhere (not the list's type-ahead).
+  const verdict = tag === "SELECT" && event.target.closest(".checkpoint");
+  if (verdict && (event.key === "p" || event.key === "m")) {
+    event.preventDefault();
+    correctCheckpoint(verdict.dataset.key, event.key === "p");
+    return;
+  }
+  if (verdict && ["j", "k", "s"].includes(event.key)) event.preventDefault();
+  else if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") return;
   const items = [...transcript.children];
   const index = items.findIndex((item) => item.classList.contains("current"));
   if (event.key === " " && tag !== "BUTTON") {

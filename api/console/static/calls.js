@@ -1,10 +1,9 @@
-import { T, LANG, api, clock, el, requireKey, toast } from "./common.js";
+import { T, LANG, TIME_ZONE, api, clock, el, localTime, requireKey, toast, zoneNote } from "./common.js";
 
 await requireKey();
 const form = document.getElementById("filters");
 const body = document.querySelector("#calls-table tbody");
 const LABELS = JSON.parse(document.getElementById("labels").textContent);
-const TIME_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 const LIMIT = 50;
 let offset = 0;
 let total = 0;
@@ -42,7 +41,7 @@ async function load() {
   total = page.total;
   body.replaceChildren(...page.items.map((call) => el("tr", {},
     el("td", {}, el("a", { href: `/console/calls/${call.id}?lang=${LANG}` },
-      (call.recorded_at || call.created_at).slice(0, 16).replace("T", " "))),
+      localTime(call.recorded_at || call.created_at))),
     el("td", {}, call.dealer),
     el("td", {}, call.salesperson_id || ""),
     el("td", {}, call.customer_id || ""),
@@ -91,5 +90,6 @@ form.addEventListener("reset", () => { offset = 0; setTimeout(reload); });
 document.getElementById("prev").addEventListener("click", () => { offset = Math.max(0, offset - LIMIT); reload(); });
 document.getElementById("next").addEventListener("click", () => { offset += LIMIT; reload(); });
 document.getElementById("export").addEventListener("click", () => exportCsv().catch((e) => toast(e.message, true)));
+document.getElementById("zone-note").textContent = zoneNote();
 fillFromAddress();
 reload();

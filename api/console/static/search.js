@@ -1,9 +1,8 @@
-import { T, LANG, api, clock, el, requireKey, toast } from "./common.js";
+import { T, LANG, TIME_ZONE, api, clock, el, format, localTime, requireKey, toast } from "./common.js";
 
 await requireKey();
 const form = document.getElementById("search-form");
 const hits = document.getElementById("hits");
-const TIME_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 const LIMIT = 20;
 let offset = 0;
 
@@ -38,12 +37,6 @@ function marked(snippet, highlights) {
   return parts;
 }
 
-// When the call was, in the browser's time zone, with the zone shown.
-const when = new Intl.DateTimeFormat(LANG === "zh" ? "zh-CN" : "en-GB", {
-  year: "numeric", month: LANG === "zh" ? "2-digit" : "short", day: "numeric", hour: "2-digit", minute: "2-digit",
-  timeZone: TIME_ZONE, timeZoneName: "short",
-});
-
 function hit(item) {
   const href = `${item.link}&lang=${LANG}`;
   return el("li", { class: `hit ${item.role || ""}` },
@@ -51,7 +44,7 @@ function hit(item) {
     el("p", { class: "meta" },
       el("a", { href }, `${T.at_time} ${clock(item.start)}`), " · ",
       item.role ? (item.role === "sales" ? T.sales : T.customer_role) : "", " · ",
-      when.format(new Date(item.called_at)), " · ", item.dealer, " · ",
+      `${localTime(item.called_at)} (${TIME_ZONE})`, " · ", item.dealer, " · ",
       T[`scenario_${item.scenario}`] || item.scenario,
       item.grade ? ` · ${T.grade} ${item.grade}` : ""));
 }
@@ -70,7 +63,7 @@ async function load() {
   hits.replaceChildren(...page.items.map(hit));
   document.getElementById("no-hits").hidden = page.items.length > 0;
   document.getElementById("search-total").textContent = page.total
-    ? T.search_total.replace("{total}", page.total).replace("{from}", offset + 1).replace("{to}", offset + page.items.length)
+    ? format(T.search_total, { total: page.total, from: offset + 1, to: offset + page.items.length })
     : "";
   document.getElementById("prev").disabled = offset === 0;
   document.getElementById("next").disabled = offset + LIMIT >= page.total;

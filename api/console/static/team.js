@@ -1,8 +1,7 @@
-import { T, LANG, api, el, requireKey, toast } from "./common.js";
+import { T, LANG, TIME_ZONE, api, el, nameOf, requireKey, toast } from "./common.js";
 
 await requireKey();
 const form = document.getElementById("team-filters");
-const TIME_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 const COLOURS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"];
 const SVG = "http://www.w3.org/2000/svg";
 let rates = null;
@@ -54,7 +53,7 @@ function chart() {
   const rows = (by === "salespeople" ? rates.salespeople : rates.checkpoints).slice(0, COLOURS.length);
   const lines = [{ name: T.overall, colour: "#0f172a", series: rates.overall.series, filters: {} },
     ...rows.map((row, i) => ({
-      name: by === "salespeople" ? row.salesperson_id : row.label,
+      name: by === "salespeople" ? row.salesperson_id : nameOf("checkpoint", row.checkpoint, row.label),
       colour: COLOURS[i],
       series: row.series,
       filters: by === "salespeople" ? { salesperson_id: row.salesperson_id } : { missed: row.checkpoint },
@@ -98,14 +97,14 @@ function render() {
     el("td", {}, p.score == null ? "" : String(p.score)),
     el("td", {}, sparkline(p.series, p.salesperson_id)))));
   document.querySelector("#checkpoint-rates tbody").replaceChildren(...rates.checkpoints.map((c) => el("tr", {},
-    el("th", { scope: "row" }, c.label),
+    el("th", { scope: "row" }, nameOf("checkpoint", c.checkpoint, c.label)),
     el("td", {}, el("a", { href: callsLink({ passed: c.checkpoint }) }, `${percent(c.rate)} (${c.passed}/${c.applicable})`)),
     el("td", {}, el("a", { href: callsLink({ missed: c.checkpoint }) }, String(c.applicable - c.passed))),
-    el("td", {}, sparkline(c.series, c.label)))));
+    el("td", {}, sparkline(c.series, nameOf("checkpoint", c.checkpoint, c.label))))));
   const cells = new Map(rates.cells.map((c) => [`${c.salesperson_id}\u0000${c.checkpoint}`, c]));
   const matrix = document.getElementById("matrix");
   matrix.tHead.replaceChildren(el("tr", {}, el("th", { scope: "col" }, T.salesperson),
-    ...rates.checkpoints.map((c) => el("th", { scope: "col" }, c.label))));
+    ...rates.checkpoints.map((c) => el("th", { scope: "col" }, nameOf("checkpoint", c.checkpoint, c.label)))));
   matrix.tBodies[0].replaceChildren(...rates.salespeople.map((p) => el("tr", {},
     el("th", { scope: "row" }, p.salesperson_id),
     ...rates.checkpoints.map((c) => {
@@ -115,7 +114,7 @@ function render() {
       const tone = cell.rate >= 0.8 ? "good" : cell.rate >= 0.5 ? "fair" : "poor";
       return el("td", { class: `rate ${tone}` }, el("a", {
         href: callsLink({ salesperson_id: p.salesperson_id, missed: c.checkpoint }),
-        "aria-label": `${p.salesperson_id} · ${c.label}: ${percent(cell.rate)}, ${T.missed} ${missed}`,
+        "aria-label": `${p.salesperson_id} · ${nameOf("checkpoint", c.checkpoint, c.label)}: ${percent(cell.rate)}, ${T.missed} ${missed}`,
       }, `${percent(cell.rate)}`));
     }))));
 }
