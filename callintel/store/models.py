@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-# SQLite's FTS5 table of search_turns (migration 0006) and the shadow tables FTS5 keeps for it:
+# SQLite's FTS5 table of search_turns (migration 0007) and the shadow tables FTS5 keeps for it:
 # not described by these models, so Alembic's comparison and autogenerate leave them alone.
 _FULL_TEXT_TABLES = re.compile(r"search_fts(_(data|idx|content|docsize|config))?")
 

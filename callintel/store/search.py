@@ -75,7 +75,7 @@ _ENGLISH = re.compile(r"[a-z]+")
 _TERM = re.compile(r'"([^"]*)"|(\S+)')
 _QUOTES = str.maketrans({"“": '"', "”": '"', "＂": '"'})  # a Chinese keyboard's quotes too
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# The FTS5 table of search_turns.tokens on SQLite (migration 0006).
+# The FTS5 table of search_turns.tokens on SQLite (migration 0007).
 _FTS = table("search_fts", column("rowid"), column("tokens"))
 
 

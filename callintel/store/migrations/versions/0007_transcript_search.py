@@ -1,7 +1,7 @@
 """search across calls: transcript turns and their full-text index
 
-Revision ID: 0006
-Revises: 0008
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-03 19:30:00
 
 SQLite: an FTS5 table over ``search_turns.tokens`` (external content), kept in step by triggers,
@@ -18,8 +18,8 @@ from sqlalchemy.dialects.postgresql import TSVECTOR
 
 from callintel.store.models import UTCDateTime
 
-revision = "0006"
-down_revision = "0008"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
