@@ -79,7 +79,6 @@ def store_result(
     result = analysis.to_dict()
     understanding = result.get("understanding") or {}
     session.merge(Transcript(call_id=call.id, language=result.get("language"), turns=list(result["turns"])))
-    search.index_turns(session, search.IndexedCall.of(call), result["turns"])
     models = {m["name"]: m["version"] for m in result.get("models", ())}
     models.update({f"understanding/{k}": v for k, v in (understanding.get("models") or {}).items()})
     stored = Analysis(
@@ -121,12 +120,14 @@ def store_result(
     outcomes.refresh(session, call)
     reviews = review_entries(session, call.id)
     view = effective(
-        None,
+        result["turns"],
         understanding.get("scorecard"),
         understanding.get("attributes"),
         understanding.get("intent"),
         merge_reviews(r.corrections for r in reviews),
     )
+    # Search finds the turns by who said them as QA has it (a review may swap the roles).
+    search.index_turns(session, search.IndexedCall.of(call), view.turns or ())
     if reviews:
         model_tags = [CallTag(t["key"], str(t["value"])[:400], float(t["confidence"])) for t in kept]
         sync_call_tags(session, call, reviewed_tags(model_tags, view, reviews), stored.id, now, now)

@@ -22,12 +22,12 @@ from sqlalchemy.orm import Session
 
 from callintel.domain import ATTRIBUTES, CHECKPOINTS, VIOLATIONS, Grade, gives_purchase_grade
 from callintel.errors import Conflict, InvalidInput, NotFound
-from callintel.store import outcomes
+from callintel.store import outcomes, search
 from callintel.store.effective import CallTag, effective, reviewed_tags
 from callintel.store.events import emit
 from callintel.store.export import merge_reviews
 from callintel.store.keys import Principal
-from callintel.store.models import Analysis, Call, Dealer, Review, TagRecord, utcnow
+from callintel.store.models import Analysis, Call, Dealer, Review, TagRecord, Transcript, utcnow
 from callintel.store.policy import DealerSettings
 from callintel.store.redact import redact_json
 from callintel.store.results import (
@@ -192,7 +192,11 @@ def add_review(
     before = current_customer_tags(session, call.customer_id)
     reviews = review_entries(session, call.id)
     merged = merge_reviews(r.corrections for r in reviews)
-    view = effective(None, analysis.scorecard, analysis.attributes, analysis.intent, merged)
+    transcript = session.get(Transcript, call.id)
+    turns = transcript.turns if transcript is not None else None
+    view = effective(turns, analysis.scorecard, analysis.attributes, analysis.intent, merged)
+    if view.turns is not None:  # search finds each turn by who said it as QA has it
+        search.index_turns(session, search.IndexedCall.of(call), view.turns)
     model = model_tags(session, call.id, analysis.id)
     as_of = model[0].as_of if model else analysis.created_at
     wanted = reviewed_tags([CallTag(t.key, t.value, t.confidence) for t in model], view, reviews)

@@ -233,6 +233,27 @@ def test_a_new_analysis_replaces_what_search_finds(searcher: Searcher) -> None:
     assert _fts_rows(searcher.db, "零克") in (None, 0)
 
 
+def test_who_said_it_follows_a_review_that_swaps_the_roles(searcher: Searcher) -> None:
+    call_id = searcher.ids[0]
+    swap = searcher.client.post(
+        f"/v1/calls/{call_id}/review", json={"swap_roles": True}, headers=auth(searcher.qa)
+    )
+    assert swap.status_code == 201, swap.text
+    assert searcher.hits("最低价", role="customer") == [(0, 2)]
+    assert searcher.hits("最低价", role="sales") == []
+    # Analysed again, the call keeps QA's roles in search as everywhere.
+    with searcher.db.session() as session:
+        call = session.get(Call, call_id)
+        assert call is not None
+        store_result(session, call, result_with([("sales", "最低价就是这个了", 1.0)], "B"))
+    assert searcher.hits("最低价", role="customer") == [(0, 0)]
+    unswap = searcher.client.post(
+        f"/v1/calls/{call_id}/review", json={"swap_roles": False}, headers=auth(searcher.qa)
+    )
+    assert unswap.status_code == 201, unswap.text
+    assert searcher.hits("最低价", role="sales") == [(0, 0)]
+
+
 def test_what_redaction_masked_is_not_found(db: Database, tmp_path: Path, audio_dir: Path) -> None:
     settings = service_settings(tmp_path, db.url)
     client = TestClient(create_app(settings, in_process_workers=0, db=db))
