@@ -369,15 +369,18 @@ class _Cleaner:
         words = tuple(
             Word(
                 word=to_simplified(w.word) if chinese else w.word,
+                # A word keeps its length: its end goes back through its start's piece, so a
+                # word that runs over a cut pause does not stretch over the silence cut out.
                 start=round(to_original(float(w.start)), 3),
-                end=round(to_original(float(w.end)), 3),
+                end=round(to_original(float(w.start)) + float(w.end) - float(w.start), 3),
                 probability=round(float(w.probability), 4),
             )
             for w in (raw.words or ())
         )
         if not words and raw.text.strip():
             text = to_simplified(raw.text) if chinese else raw.text
-            start, end = round(to_original(float(raw.start)), 3), round(to_original(float(raw.end)), 3)
+            start = round(to_original(float(raw.start)), 3)
+            end = round(start + float(raw.end) - float(raw.start), 3)
             words = (Word(text, start, end, float(np.exp(raw.avg_logprob))),)
         if options.filter_hallucinations:
             words, dropped = _filter(words, self.channel, options.hotwords)

@@ -98,3 +98,12 @@ def test_timestamp_tokens_follow_the_detected_language_and_the_probability_is_ke
         assert (left.language, left.language_probability) == (language, 0.93)
         assert [w.start for s in right.segments for w in s.words] == [5.0]  # back on its channel
         assert left.segments == ()
+
+
+def test_a_word_over_a_cut_pause_keeps_its_length() -> None:
+    silence = np.zeros(100 * 16000, dtype=np.float32)
+    packed = _Packed.lay_out([silence], [[(0.0, 5.0), (50.0, 55.0)]])  # 6-7 s packed is 49-50 s
+    cleaner = _Cleaner(TranscriptionOptions(), "en", channel=0)
+    cleaner.add(segment(" late", 5.5, (" late", 5.5, 6.5)), packed.mapper(0))
+    (word,) = cleaner.transcript(0.9).segments[0].words
+    assert (word.start, word.end) == (5.5, 6.5)  # not stretched to 49.5 over the cut-out pause
