@@ -1,4 +1,4 @@
-import { T, LANG, TIME_ZONE, api, clock, el, localTime, requireKey, toast, zoneNote } from "./common.js";
+import { T, fillFromAddress, LANG, TIME_ZONE, api, clock, el, localTime, requireKey, toast, zoneNote } from "./common.js";
 
 await requireKey();
 const form = document.getElementById("filters");
@@ -10,14 +10,6 @@ let total = 0;
 
 // The filters live in the page's address, so a filtered list can be shared, reloaded, or
 // opened from the team view ("the calls behind this number").
-function fillFromAddress() {
-  const params = new URLSearchParams(location.search);
-  for (const field of form.elements) {
-    if (field.name && params.has(field.name)) field.value = params.get(field.name);
-  }
-  offset = Math.max(0, Number(params.get("offset")) || 0);
-}
-
 function query(extra = {}) {
   const params = new URLSearchParams();
   for (const [name, value] of new FormData(form)) if (value) params.set(name, value);
@@ -91,5 +83,5 @@ document.getElementById("prev").addEventListener("click", () => { offset = Math.
 document.getElementById("next").addEventListener("click", () => { offset += LIMIT; reload(); });
 document.getElementById("export").addEventListener("click", () => exportCsv().catch((e) => toast(e.message, true)));
 document.getElementById("zone-note").textContent = zoneNote();
-fillFromAddress();
+offset = fillFromAddress(form);
 reload();

@@ -185,3 +185,13 @@ document.getElementById("sign-out")?.addEventListener("click", () => {
   sessionStorage.removeItem(KEY);
   location.href = `/console/signin?lang=${LANG}`;
 });
+
+// A list page's filters live in its address, so a view can be shared, reloaded or opened from
+// another page: fill ``form`` from the address and give the paging offset it holds.
+export function fillFromAddress(form) {
+  const params = new URLSearchParams(location.search);
+  for (const field of form.elements) {
+    if (field.name && params.has(field.name)) field.value = params.get(field.name);
+  }
+  return Math.max(0, Number(params.get("offset")) || 0);
+}

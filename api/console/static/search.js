@@ -1,4 +1,4 @@
-import { T, LANG, TIME_ZONE, api, clock, el, format, localTime, requireKey, toast } from "./common.js";
+import { T, fillFromAddress, LANG, TIME_ZONE, api, clock, el, format, localTime, requireKey, toast } from "./common.js";
 
 await requireKey();
 const form = document.getElementById("search-form");
@@ -8,14 +8,6 @@ let offset = 0;
 
 // The query and filters live in the page's address: a search can be shared, reloaded, or
 // opened from the calls list's search box.
-function fillFromAddress() {
-  const params = new URLSearchParams(location.search);
-  for (const field of form.elements) {
-    if (field.name && params.has(field.name)) field.value = params.get(field.name);
-  }
-  offset = Math.max(0, Number(params.get("offset")) || 0);
-}
-
 function query(extra = {}) {
   const params = new URLSearchParams();
   for (const [name, value] of new FormData(form)) if (value) params.set(name, value);
@@ -73,7 +65,7 @@ const reload = () => load().catch((e) => toast(e.message, true));
 form.addEventListener("submit", (event) => { event.preventDefault(); offset = 0; reload(); });
 document.getElementById("prev").addEventListener("click", () => { offset = Math.max(0, offset - LIMIT); reload(); });
 document.getElementById("next").addEventListener("click", () => { offset += LIMIT; reload(); });
-fillFromAddress();
+offset = fillFromAddress(form);
 document.getElementById("prev").disabled = true;
 document.getElementById("next").disabled = true;
 reload();
